@@ -1,0 +1,165 @@
+"""The ``residue`` command: serve the studio, or mine files from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from residue import __version__
+from residue.config import Settings
+from residue.errors import ResidueError
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr (silent when stderr is not a terminal and quiet)."""
+
+    def __init__(self, stream: TextIO = sys.stderr, *, width: int = 30) -> None:
+        self._stream = stream
+        self._width = width
+        self._last = -1.0
+        self._stage = ""
+
+    def __call__(self, fraction: float, stage: str, /) -> None:
+        now = time.monotonic()
+        if fraction < 1.0 and now - self._last < 0.1 and stage == self._stage:
+            return
+        self._last, self._stage = now, stage
+        filled = round(max(0.0, min(1.0, fraction)) * self._width)
+        bar = "#" * filled + "-" * (self._width - filled)
+        self._stream.write(f"\r[{bar}] {fraction * 100:5.1f}% {stage[:40]:<40}")
+        self._stream.flush()
+
+    def done(self) -> None:
+        """End the line."""
+        self._stream.write("\n")
+        self._stream.flush()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from residue.transport.app import create_app
+
+    settings = Settings.from_env(
+        data_dir=args.data, host=args.host, port=args.port, demo=False if args.no_demo else None
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    print(f"residue {__version__}: http://{settings.host}:{settings.port}  (data: {settings.data_dir})")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        ws_max_size=settings.max_frame_bytes * 2,
+    )
+    return 0
+
+
+def _decompose(args: argparse.Namespace) -> int:
+    from residue.services import offline
+
+    settings = Settings.from_env()
+    bar = ProgressBar()
+    dec = offline.decompose_file(
+        args.input, n_components=args.units, beta=args.beta, n_iter=args.iterations,
+        seed=args.seed, settings=settings, progress=bar,
+    )
+    bar.done()
+    for path in offline.write_decomposition(dec, args.out):
+        print(path)
+    return 0
+
+
+def _remix(args: argparse.Namespace) -> int:
+    from residue.services import offline
+
+    settings = Settings.from_env()
+    bar = ProgressBar()
+    library = []
+    for source in args.library:
+        if (source / "residue.db").is_file():
+            from residue.store import Store
+
+            store = Store.open(source)
+            try:
+                for record in store.library.list(tag=args.tag):
+                    w, sr, _ = store.library.load_spectrum(record.component_id)
+                    library.append((record.name, w, sr))
+            finally:
+                store.close()
+        else:
+            library += offline.library_from_files(
+                offline.audio_files(source), n_components=args.units, settings=settings, progress=bar
+            )
+    dec = offline.decompose_file(
+        args.input, n_components=args.units, seed=args.seed, settings=settings,
+        progress=lambda f, s: bar(f, f"decomposing {args.input.name}"),
+    )
+    bar.done()
+    result = offline.remix(dec, library, strategy=args.strategy, seed=args.seed)
+    from residue.services.audio_io import write_wav
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_wav(args.out, result.y, sr=result.sr)
+    print(json.dumps({"out": str(args.out), "strategy": args.strategy, "plan": result.plan}, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="residue", description="Mine loops of songs for new material.")
+    parser.add_argument("--version", action="version", version=f"residue {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="start the studio (http://127.0.0.1:8000)")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--data", type=Path, default=None, help="data folder (default $RESIDUE_DATA or ./.residue)")
+    serve.add_argument("--no-demo", action="store_true", help="do not create the demo loops")
+    serve.set_defaults(run=_serve)
+
+    dec = sub.add_parser("decompose", help="split a sound into NMF units")
+    dec.add_argument("input", type=Path)
+    dec.add_argument("--units", "-k", type=int, default=8, help="number of units (default 8)")
+    dec.add_argument("--out", "-o", type=Path, required=True, help="output folder")
+    dec.add_argument("--beta", type=float, default=1.0, help="0 Itakura-Saito, 1 KL (default), 2 Euclidean")
+    dec.add_argument("--iterations", type=int, default=200)
+    dec.add_argument("--seed", type=int, default=0)
+    dec.set_defaults(run=_decompose)
+
+    rmx = sub.add_parser("remix", help="rebuild a sound with components from a library")
+    rmx.add_argument("input", type=Path)
+    rmx.add_argument(
+        "--library", "-l", type=Path, nargs="+", required=True,
+        help="a residue data folder, audio files, or folders of audio files",
+    )
+    rmx.add_argument("--out", "-o", type=Path, required=True, help="output WAV")
+    rmx.add_argument("--units", "-k", type=int, default=8)
+    rmx.add_argument("--strategy", choices=["nearest", "random", "weird"], default="nearest")
+    rmx.add_argument("--tag", default=None, help="only library components with this tag")
+    rmx.add_argument("--seed", type=int, default=0)
+    rmx.set_defaults(run=_remix)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``residue`` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+        return code
+    except ResidueError as exc:
+        sys.stderr.write(f"\nresidue: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("\nresidue: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Settings, read once from the environment (``RESIDUE_*``); defaults in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from residue.errors import ParameterError
+
+DEFAULT_DATA_DIR = Path(".residue")
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+DEFAULT_MAX_DURATION_S = 20 * 60.0
+DEFAULT_MAX_FRAME_BYTES = 1024 * 1024
+DEFAULT_MAX_CHANNELS = 8
+DEFAULT_MIN_SAMPLE_RATE = 8_000
+DEFAULT_MAX_SAMPLE_RATE = 192_000
+DEFAULT_WORKERS = 2
+_KIND_WORDS = {int: "an integer", float: "a number", str: "text"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything a deployment may change.
+
+    Each field maps to an environment variable: ``data_dir`` <- ``RESIDUE_DATA``,
+    ``max_upload_bytes`` <- ``RESIDUE_MAX_UPLOAD_BYTES``, and so on (see README).
+    """
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    max_duration_s: float = DEFAULT_MAX_DURATION_S
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+    max_channels: int = DEFAULT_MAX_CHANNELS
+    min_sample_rate: int = DEFAULT_MIN_SAMPLE_RATE
+    max_sample_rate: int = DEFAULT_MAX_SAMPLE_RATE
+    workers: int = DEFAULT_WORKERS
+    device: str | None = None
+    demo: bool = True
+    static_dir: Path | None = None
+    models_dir: Path | None = field(default=None)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from ``RESIDUE_*`` variables, then apply ``overrides``."""
+        env = dict(os.environ if env is None else env)
+        values: dict[str, object] = {}
+        if "RESIDUE_DATA" in env:
+            values["data_dir"] = Path(env["RESIDUE_DATA"])
+        if "RESIDUE_MODELS_DIR" in env:
+            values["models_dir"] = Path(env["RESIDUE_MODELS_DIR"])
+        if "RESIDUE_STATIC" in env:
+            values["static_dir"] = Path(env["RESIDUE_STATIC"])
+        if "RESIDUE_DEVICE" in env:
+            values["device"] = env["RESIDUE_DEVICE"] or None
+        if "RESIDUE_DEMO" in env:
+            values["demo"] = env["RESIDUE_DEMO"].lower() not in {"0", "false", "no", "off"}
+        for name, kind in (
+            ("host", str),
+            ("port", int),
+            ("max_upload_bytes", int),
+            ("max_duration_s", float),
+            ("max_frame_bytes", int),
+            ("max_channels", int),
+            ("min_sample_rate", int),
+            ("max_sample_rate", int),
+            ("workers", int),
+        ):
+            key = f"RESIDUE_{name.upper()}"
+            if key in env:
+                try:
+                    values[name] = kind(env[key])
+                except ValueError:
+                    raise ParameterError(f"{key}={env[key]!r} must be {_KIND_WORDS[kind]}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,561 @@
+"""The wire contract between the server and the page: the single source of every frame.
+
+One binary WebSocket per tab carries two kinds of message:
+
+* control frames: msgpack maps decoded into the Structs below (``type`` is the tag);
+* audio frames: raw little-endian float32 PCM behind a 16-byte header (:data:`PCM_HEADER`).
+
+The first byte tells them apart: a control frame is a msgpack map (``0x80..0x8f``, ``0xde``,
+``0xdf``) and an audio frame starts with the ASCII magic ``RS``.
+
+``shared/protocol.schema.json`` and ``shared/protocol.ts`` are generated from this module
+(``python -m residue.protocol``); CI regenerates them and fails on a diff.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+PROTOCOL_VERSION = 1
+
+# --- audio frames ---------------------------------------------------------------------------
+#: magic "RS", kind (1 = float32 PCM), channels, request_id, chunk index, sample rate.
+PCM_HEADER = struct.Struct("<2sBBIII")
+PCM_MAGIC = b"RS"
+PCM_KIND_F32 = 1
+
+# --- shared bounds --------------------------------------------------------------------------
+RequestId = Annotated[int, Meta(ge=1, le=2**32 - 1)]
+EventId = Annotated[int, Meta(ge=0, le=0)]
+Id = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+Name = Annotated[str, Meta(min_length=1, max_length=120)]
+Tag = Annotated[str, Meta(min_length=1, max_length=40, pattern=r"^[^\s,]+$")]
+UnitIndex = Annotated[int, Meta(ge=0, le=63)]
+Seed = Annotated[int, Meta(ge=0, le=2**31 - 1)]
+Seconds = Annotated[float, Meta(ge=0.0, le=24 * 3600.0)]
+
+
+class Frame(
+    msgspec.Struct, tag_field="type", forbid_unknown_fields=True, frozen=True, kw_only=True
+):
+    """Base of every control frame."""
+
+
+class Struct(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """Base of every nested (untagged) value."""
+
+
+# ============================================================================================
+# Nested values
+# ============================================================================================
+
+
+class SoundInfo(Struct):
+    """A sound in the store: an upload, a demo loop, a render that was kept."""
+
+    sound_id: Id
+    name: str
+    sample_rate: int
+    channels: int
+    n_samples: int
+    duration_s: float
+    tempo_bpm: float | None = None
+    origin: str = "upload"
+    created_at: float = 0.0
+
+
+class UnitComponent(Struct, tag="unit", tag_field="kind"):
+    """Component ``unit`` of an existing decomposition (of this sound or another one)."""
+
+    decomposition_id: Id
+    unit: UnitIndex
+
+
+class LibraryComponent(Struct, tag="library", tag_field="kind"):
+    """A component saved in the library."""
+
+    component_id: Id
+
+
+ComponentRef = UnitComponent | LibraryComponent
+
+
+class UnitEdit(Struct):
+    """How one unit is changed in a render; the default changes nothing."""
+
+    unit: UnitIndex
+    component: ComponentRef | None = None
+    gain_db: Annotated[float, Meta(ge=-60.0, le=24.0)] = 0.0
+    reverse: bool = False
+    stretch: Annotated[float, Meta(ge=0.125, le=8.0)] = 1.0
+    shift_frames: Annotated[int, Meta(ge=-100_000, le=100_000)] = 0
+
+
+class RenderSpec(Struct):
+    """What to render from a decomposition: which units sound, and how each is edited.
+
+    ``units`` lists the units that sound (solo/mute happen here); ``None`` means all of them.
+    """
+
+    decomposition_id: Id
+    units: list[UnitIndex] | None = None
+    edits: list[UnitEdit] = []
+
+
+class Provenance(Struct):
+    """Where a library component came from, so that a happy accident can be repeated."""
+
+    sound_id: str
+    sound_name: str
+    decomposition_id: str
+    unit: int
+    n_components: int
+    beta: float
+    sample_rate: int
+    n_fft: int
+
+
+class LibraryItem(Struct):
+    """A saved component, with a display curve on the spectrogram's log-frequency rows."""
+
+    component_id: Id
+    name: str
+    tags: list[str]
+    creator: str
+    created_at: float
+    provenance: Provenance
+    curve: bytes  # float32 little-endian, length CURVE_ROWS, max 1
+    distance: float | None = None
+
+
+class Assignment(Struct):
+    """One line of a remix plan: unit ``unit`` takes library component ``component_id``."""
+
+    unit: UnitIndex
+    component_id: Id
+    name: str
+    distance: float
+
+
+# ============================================================================================
+# Client -> server
+# ============================================================================================
+
+
+class Hello(Frame, tag="hello"):
+    """The first frame of every socket."""
+
+    request_id: RequestId
+    protocol_version: int
+    client: Annotated[str, Meta(max_length=80)] = ""
+
+
+class ListSounds(Frame, tag="list_sounds"):
+    """Ask for every sound in the store."""
+
+    request_id: RequestId
+
+
+class DeleteSound(Frame, tag="delete_sound"):
+    """Remove a sound (its decompositions go with it; saved components stay)."""
+
+    request_id: RequestId
+    sound_id: Id
+
+
+class GetSpectrogram(Frame, tag="get_spectrogram"):
+    """Stream the sound's spectrogram as uint8 tiles, left to right."""
+
+    request_id: RequestId
+    sound_id: Id
+
+
+class Decompose(Frame, tag="decompose"):
+    """Decompose a sound (or a region of it) into ``n_components`` units.
+
+    Replies: ``job_progress`` frames, then ``decomposition``. Cached by its settings.
+    """
+
+    request_id: RequestId
+    sound_id: Id
+    n_components: Annotated[int, Meta(ge=1, le=64)] = 8
+    beta: Annotated[float, Meta(ge=0.0, le=2.0)] = 1.0
+    n_iter: Annotated[int, Meta(ge=1, le=2000)] = 200
+    start_s: Seconds | None = None
+    end_s: Seconds | None = None
+    seed: Seed = 0
+
+
+class GetDecomposition(Frame, tag="get_decomposition"):
+    """Fetch a cached decomposition by id."""
+
+    request_id: RequestId
+    decomposition_id: Id
+
+
+class Cancel(Frame, tag="cancel"):
+    """Cancel the long work started by ``target_request_id`` on this socket."""
+
+    request_id: RequestId
+    target_request_id: RequestId
+
+
+class PlaySound(Frame, tag="play_sound"):
+    """Stream a sound (or a region of it) as PCM."""
+
+    request_id: RequestId
+    sound_id: Id
+    start_s: Seconds | None = None
+    end_s: Seconds | None = None
+
+
+class Audition(Frame, tag="audition"):
+    """Render a decomposition with edits and stream it as PCM: one unit, several, or the edit."""
+
+    request_id: RequestId
+    spec: RenderSpec
+
+
+class PlanRemix(Frame, tag="plan_remix"):
+    """Pick a library component for every unit by a strategy; the page applies the plan."""
+
+    request_id: RequestId
+    decomposition_id: Id
+    strategy: Literal["nearest", "random", "weird"] = "nearest"
+    seed: Seed = 0
+    tag: Tag | None = None
+
+
+class SaveComponent(Frame, tag="save_component"):
+    """Save a unit's component to the library."""
+
+    request_id: RequestId
+    decomposition_id: Id
+    unit: UnitIndex
+    name: Name
+    tags: Annotated[list[Tag], Meta(max_length=16)] = []
+
+
+class ListLibrary(Frame, tag="list_library"):
+    """List library components whose name contains ``query`` and that carry ``tag``."""
+
+    request_id: RequestId
+    query: Annotated[str, Meta(max_length=120)] = ""
+    tag: Tag | None = None
+
+
+class FindSimilar(Frame, tag="find_similar"):
+    """The library components nearest in timbre to a component."""
+
+    request_id: RequestId
+    component: ComponentRef
+    limit: Annotated[int, Meta(ge=1, le=100)] = 8
+
+
+class RenameComponent(Frame, tag="rename_component"):
+    """Give a library component a new name."""
+
+    request_id: RequestId
+    component_id: Id
+    name: Name
+
+
+class TagComponent(Frame, tag="tag_component"):
+    """Replace a library component's tags."""
+
+    request_id: RequestId
+    component_id: Id
+    tags: Annotated[list[Tag], Meta(max_length=16)]
+
+
+class DeleteComponent(Frame, tag="delete_component"):
+    """Delete a library component."""
+
+    request_id: RequestId
+    component_id: Id
+
+
+ClientFrame = (
+    Hello
+    | ListSounds
+    | DeleteSound
+    | GetSpectrogram
+    | Decompose
+    | GetDecomposition
+    | Cancel
+    | PlaySound
+    | Audition
+    | PlanRemix
+    | SaveComponent
+    | ListLibrary
+    | FindSimilar
+    | RenameComponent
+    | TagComponent
+    | DeleteComponent
+)
+
+
+# ============================================================================================
+# Server -> client
+# ============================================================================================
+
+
+class Welcome(Frame, tag="welcome"):
+    """The reply to ``hello``: versions and the limits this server enforces."""
+
+    request_id: int
+    protocol_version: int
+    server_version: str
+    max_upload_bytes: int
+    max_duration_s: float
+    max_frame_bytes: int
+
+
+class Error(Frame, tag="error"):
+    """A request failed. ``code`` is stable; ``message`` is for people; ``error_id`` is in the log."""
+
+    request_id: int
+    code: str
+    message: str
+    error_id: str | None = None
+
+
+class Ok(Frame, tag="ok"):
+    """A request that needs no data back succeeded."""
+
+    request_id: int
+
+
+class Sounds(Frame, tag="sounds"):
+    """Every sound in the store, newest first."""
+
+    request_id: int
+    sounds: list[SoundInfo]
+
+
+class SoundAdded(Frame, tag="sound_added"):
+    """Event: a sound was added (an upload from another tab, a kept render)."""
+
+    request_id: int
+    sound: SoundInfo
+
+
+class SpectrogramInfo(Frame, tag="spectrogram_info"):
+    """Geometry of the tiles that follow: ``n_rows`` log-frequency rows by ``n_frames`` frames."""
+
+    request_id: int
+    sound_id: str
+    n_rows: int
+    n_frames: int
+    hop_s: float
+    f_min_hz: float
+    f_max_hz: float
+    top_db: float
+
+
+class SpectrogramTile(Frame, tag="spectrogram_tile"):
+    """Frames ``[frame_start, frame_start + n_frames)``: uint8 dB, row-major (n_rows, n_frames).
+
+    Row 0 is the lowest frequency. ``last`` marks the final tile.
+    """
+
+    request_id: int
+    frame_start: int
+    n_frames: int
+    n_rows: int
+    data: bytes
+    last: bool
+
+
+class JobProgress(Frame, tag="job_progress"):
+    """Progress of long work started by ``request_id``."""
+
+    request_id: int
+    fraction: float
+    stage: str
+
+
+class Decomposition(Frame, tag="decomposition"):
+    """A decomposition ready to audition.
+
+    ``components`` are float32 (n_components, n_rows) display curves on the spectrogram's rows,
+    each scaled to max 1; ``activations`` are float32 (n_components, n_frames), each scaled to
+    max 1, on the spectrogram's frames offset by ``frame_offset``.
+    """
+
+    request_id: int
+    decomposition_id: str
+    sound_id: str
+    n_components: int
+    beta: float
+    n_rows: int
+    n_frames: int
+    frame_offset: int
+    hop_s: float
+    start_s: float
+    end_s: float
+    components: bytes
+    activations: bytes
+    unit_rms_db: list[float]
+    loss: list[float]
+    cached: bool
+
+
+class AudioStart(Frame, tag="audio_start"):
+    """PCM for ``request_id`` follows in audio frames; ``n_frames`` is the total length."""
+
+    request_id: int
+    sample_rate: int
+    channels: int
+    n_frames: int
+
+
+class AudioEnd(Frame, tag="audio_end"):
+    """All PCM for ``request_id`` was sent."""
+
+    request_id: int
+    n_frames: int
+    peak: float
+
+
+class RemixPlan(Frame, tag="remix_plan"):
+    """A library component for each unit, chosen by ``strategy``."""
+
+    request_id: int
+    decomposition_id: str
+    strategy: str
+    assignments: list[Assignment]
+
+
+class Library(Frame, tag="library"):
+    """Library components (a listing or a similarity search, nearest first)."""
+
+    request_id: int
+    items: list[LibraryItem]
+
+
+class LibraryChanged(Frame, tag="library_changed"):
+    """Event or reply: a library component was added, renamed, retagged or deleted."""
+
+    request_id: int
+    op: Literal["add", "rename", "tag", "delete"]
+    component_id: str
+    item: LibraryItem | None = None
+
+
+ServerFrame = (
+    Welcome
+    | Error
+    | Ok
+    | Sounds
+    | SoundAdded
+    | SpectrogramInfo
+    | SpectrogramTile
+    | JobProgress
+    | Decomposition
+    | AudioStart
+    | AudioEnd
+    | RemixPlan
+    | Library
+    | LibraryChanged
+)
+
+#: Rows of every display curve and spectrogram.
+CURVE_ROWS = 256
+
+
+def pack_pcm(request_id: int, chunk_index: int, sample_rate: int, pcm: bytes, channels: int) -> bytes:
+    """Prefix interleaved little-endian float32 PCM with the audio-frame header."""
+    return PCM_HEADER.pack(PCM_MAGIC, PCM_KIND_F32, channels, request_id, chunk_index, sample_rate) + pcm
+
+
+def schema() -> dict[str, object]:
+    """JSON Schema of both unions, for ``shared/protocol.schema.json``."""
+    (client, server), components = msgspec.json.schema_components(
+        [ClientFrame, ServerFrame], ref_template="#/$defs/{name}"
+    )
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "residue protocol",
+        "description": f"residue wire contract, protocol version {PROTOCOL_VERSION}",
+        "protocolVersion": PROTOCOL_VERSION,
+        "type": "object",
+        "properties": {"client": client, "server": server},
+        "$defs": components,
+    }
+
+
+def golden_frames() -> dict[str, Frame]:
+    """Representative frames of both directions, written to ``shared/fixtures/`` for the page."""
+    curve = struct.pack("<4f", 0.0, 0.5, 1.0, 0.25)
+    item = LibraryItem(
+        component_id="c0ffee",
+        name="warm pad",
+        tags=["pad", "keep"],
+        creator="ana",
+        created_at=1700000000.5,
+        provenance=Provenance(
+            sound_id="s1", sound_name="demo pad", decomposition_id="d1", unit=2,
+            n_components=6, beta=1.0, sample_rate=44100, n_fft=2048,
+        ),
+        curve=curve,
+        distance=0.125,
+    )
+    return {
+        "hello": Hello(request_id=1, protocol_version=PROTOCOL_VERSION, client="fixture"),
+        "audition": Audition(
+            request_id=7,
+            spec=RenderSpec(
+                decomposition_id="d1",
+                units=[0, 2],
+                edits=[
+                    UnitEdit(unit=0, component=LibraryComponent(component_id="c0ffee"), gain_db=-3.5),
+                    UnitEdit(unit=2, component=UnitComponent(decomposition_id="d2", unit=1),
+                             reverse=True, stretch=2.0, shift_frames=-4),
+                ],
+            ),
+        ),
+        "welcome": Welcome(request_id=1, protocol_version=PROTOCOL_VERSION, server_version="0.1.0",
+                           max_upload_bytes=1000, max_duration_s=60.0, max_frame_bytes=4096),
+        "error": Error(request_id=9, code="bad_parameter", message="n_components=0 must be in [1, 64]"),
+        "spectrogram_tile": SpectrogramTile(request_id=3, frame_start=128, n_frames=2, n_rows=3,
+                                            data=bytes(range(6)), last=True),
+        "decomposition": Decomposition(
+            request_id=4, decomposition_id="d1", sound_id="s1", n_components=2, beta=1.0, n_rows=2,
+            n_frames=3, frame_offset=5, hop_s=512 / 44100, start_s=0.0, end_s=1.5,
+            components=struct.pack("<4f", 1.0, 0.5, 0.25, 1.0),
+            activations=struct.pack("<6f", 0.0, 1.0, 0.5, 1.0, 0.0, 0.75),
+            unit_rms_db=[0.0, -6.02], loss=[10.5, 3.25], cached=False,
+        ),
+        "library_changed": LibraryChanged(request_id=0, op="add", component_id="c0ffee", item=item),
+        "audio_start": AudioStart(request_id=7, sample_rate=44100, channels=2, n_frames=4096),
+    }
+
+
+def write_fixtures(folder: str) -> None:
+    """Write every golden frame as ``NAME.msgpack`` (the bytes) and ``NAME.json`` (the value)."""
+    from pathlib import Path
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    encoder = msgspec.msgpack.Encoder()
+    for name, frame in golden_frames().items():
+        (out / f"{name}.msgpack").write_bytes(encoder.encode(frame))
+        (out / f"{name}.json").write_bytes(msgspec.json.format(msgspec.json.encode(frame)) + b"\n")
+    # One audio frame: 2 stereo frames of PCM.
+    pcm = struct.pack("<4f", 0.5, -0.5, 0.25, -0.25)
+    (out / "pcm.bin").write_bytes(pack_pcm(7, 0, 44100, pcm, 2))
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised by `make protocol` and CI's freshness check
+    import json
+    import sys
+
+    if len(sys.argv) == 3 and sys.argv[1] == "--fixtures":
+        write_fixtures(sys.argv[2])
+    else:
+        sys.stdout.write(json.dumps(schema(), indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,135 @@
+"""HTTP routes: uploads (with progress in the browser) and downloads (WAV, zip)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException
+
+from residue import protocol
+from residue.errors import LimitExceeded, ParameterError
+from residue.services import render as render_service
+from residue.services import sounds as sound_service
+from residue.services.audio_io import encode_wav
+from residue.services.context import Context
+from residue.transport.errors import describe, http_status
+from residue.transport.ws import Hub
+
+_json = msgspec.json.Encoder()
+
+
+def error_response(exc: BaseException) -> Response[bytes]:
+    """The JSON error body every HTTP route returns: ``{code, message, error_id}``."""
+    if isinstance(exc, HTTPException):
+        body = {"code": "http", "message": exc.detail, "error_id": None}
+        return Response(_json.encode(body), status_code=exc.status_code, media_type="application/json")
+    code, message, error_id = describe(exc)
+    body = {"code": code, "message": message, "error_id": error_id}
+    return Response(_json.encode(body), status_code=http_status(exc), media_type="application/json")
+
+
+def _attachment(data: bytes, *, filename: str, media_type: str) -> Response[bytes]:
+    return Response(
+        data,
+        media_type=media_type,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
+    )
+
+
+def _ctx(state: State) -> Context:
+    ctx: Context = state.ctx
+    return ctx
+
+
+@post("/api/sounds", status_code=201)
+async def upload_sound(request: Request[Any, Any, Any], state: State, name: str = "upload") -> Response[bytes]:
+    """Add an uploaded audio file (the raw file is the body) to the store."""
+    ctx = _ctx(state)
+    limit = ctx.settings.max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise LimitExceeded(f"{name} is {int(declared) / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise LimitExceeded(f"{name} is larger than the {limit / 1e6:.0f} MB limit")
+        chunks.append(chunk)
+    data = b"".join(chunks)
+    record = await ctx.executor.run(lambda p, t: sound_service.ingest(ctx, data, name=name))
+    info = sound_service.sound_info(record)
+    hub: Hub = state.hub
+    hub.broadcast(protocol.SoundAdded(request_id=0, sound=info))
+    return Response(_json.encode(info), status_code=201, media_type="application/json")
+
+
+@get("/api/sounds/{sound_id:str}/audio.wav")
+async def sound_wav(state: State, sound_id: str) -> Response[bytes]:
+    """The stored sound as a 24-bit WAV at its own rate."""
+    ctx = _ctx(state)
+    record, y = await ctx.executor.run(lambda p, t: sound_service.load_audio(ctx, sound_id))
+    data = await ctx.executor.run(lambda p, t: encode_wav(y, sr=record.sample_rate))
+    stem = record.name.rsplit(".", 1)[0] or "sound"
+    return _attachment(data, filename=f"{stem}.wav", media_type="audio/wav")
+
+
+@post("/api/render.wav")
+async def render_wav(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
+    """Render a RenderSpec (the JSON body) to a WAV: the current edit, as heard."""
+    ctx = _ctx(state)
+    body = await request.body()
+    try:
+        spec = msgspec.json.decode(body, type=protocol.RenderSpec)
+    except msgspec.ValidationError as exc:
+        raise ParameterError(f"invalid render spec: {exc}") from None
+    except msgspec.DecodeError:
+        raise ParameterError("the render spec is not valid JSON") from None
+    opened, y = await ctx.executor.run(lambda p, t: render_service.render(ctx, spec))
+    data = await ctx.executor.run(lambda p, t: encode_wav(y, sr=opened.sr))
+    edited = " edit" if spec.edits else ""
+    if spec.units is not None and len(spec.units) == 1:
+        edited = f" unit {spec.units[0] + 1:02d}{edited}"
+    return _attachment(
+        data, filename=f"{render_service.export_stem(opened)}{edited}.wav", media_type="audio/wav"
+    )
+
+
+@get("/api/decompositions/{decomposition_id:str}/units/{unit:int}.wav")
+async def unit_wav(state: State, decomposition_id: str, unit: int) -> Response[bytes]:
+    """One unit, unedited, as a WAV."""
+    ctx = _ctx(state)
+    spec = protocol.RenderSpec(decomposition_id=decomposition_id, units=[unit])
+    if not 0 <= unit <= 63:
+        raise ParameterError(f"unit={unit} must be in [0, 63]")
+    opened, y = await ctx.executor.run(lambda p, t: render_service.render(ctx, spec))
+    data = await ctx.executor.run(lambda p, t: encode_wav(y, sr=opened.sr))
+    return _attachment(
+        data, filename=f"{render_service.export_stem(opened)} unit {unit + 1:02d}.wav", media_type="audio/wav"
+    )
+
+
+@get("/api/decompositions/{decomposition_id:str}/units.zip")
+async def units_zip(state: State, decomposition_id: str) -> Response[bytes]:
+    """Every unit of a decomposition as WAVs in a zip."""
+    ctx = _ctx(state)
+    data = await ctx.executor.run(lambda p, t: render_service.units_zip(ctx, decomposition_id))
+    opened = await ctx.executor.run(
+        lambda p, t: render_service.open_decomposition(ctx, decomposition_id)
+    )
+    return _attachment(
+        data, filename=f"{render_service.export_stem(opened)}.zip", media_type="application/zip"
+    )
+
+
+@get("/api/health")
+async def health() -> dict[str, str]:
+    """Liveness probe."""
+    return {"status": "ok"}
+
+
+ROUTES = [upload_sound, sound_wav, render_wav, unit_wav, units_zip, health]
