@@ -24,6 +24,8 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[test]'
+	# Basic Pitch's wheel carries its ONNX model; its metadata would pull TensorFlow, so no deps.
+	$(PIP) install --quiet --no-deps basic-pitch==0.4.0
 	touch $(STAMP)
 
 # Debian packages for the browser tests and MIDI rendering (root on these machines).

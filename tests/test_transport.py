@@ -371,7 +371,7 @@ def test_exports(client: TestClient[Any], sock: Socket) -> None:
     dec = decomposed(sock, sound.sound_id, k=3)
     n = sound.n_samples
     r = client.get(f"/api/decompositions/{dec.decomposition_id}/units/1.wav")
-    assert r.status_code == 200 and "unit 02" in r.headers["content-disposition"]
+    assert r.status_code == 200 and "unit%2002.wav" in r.headers["content-disposition"]
     y, sr = sf.read(io.BytesIO(r.content))
     assert sr == 44100 and y.shape == (n, 2)
     r = client.get(f"/api/decompositions/{dec.decomposition_id}/units.zip")

@@ -68,7 +68,9 @@ def check_nonnegative(S: np.ndarray, *, name: str = "S", ndim_min: int = 2) -> n
     if not isinstance(S, np.ndarray):
         raise ParameterError(f"{name} must be a numpy array, got {type(S).__name__}")
     if S.ndim < ndim_min:
-        raise ParameterError(f"{name} must have at least {ndim_min} dimensions, got shape {S.shape}")
+        raise ParameterError(
+            f"{name} must have at least {ndim_min} dimensions, got shape {S.shape}"
+        )
     if np.iscomplexobj(S):
         raise ParameterError(f"{name} must be real-valued (a magnitude), got dtype {S.dtype}")
     S32 = np.asarray(S, dtype=np.float32)

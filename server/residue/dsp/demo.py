@@ -106,9 +106,7 @@ def demo_loops(
     }
 
 
-def demo_mix(
-    *, sr: int = 44100, bpm: float = DEMO_BPM, bars: int = 2, seed: int = 0
-) -> np.ndarray:
+def demo_mix(*, sr: int = 44100, bpm: float = DEMO_BPM, bars: int = 2, seed: int = 0) -> np.ndarray:
     """Render the four demo loops playing together (the "full loop").
 
     Parameters are those of :func:`demo_loops`.
@@ -291,13 +289,22 @@ def _bass(grid: _Grid, rng: np.random.Generator) -> np.ndarray:
             f0 = _midi_hz(root + interval)
             t = np.arange(length) / grid.sr
             cutoff = 170.0 + 700.0 * np.exp(-t / 0.05)
-            saw = _additive(f0, length, sr=grid.sr, cutoff_hz=cutoff, max_hz=4000.0,
-                            phase=float(rng.uniform(0, 2 * np.pi)))
+            saw = _additive(
+                f0,
+                length,
+                sr=grid.sr,
+                cutoff_hz=cutoff,
+                max_hz=4000.0,
+                phase=float(rng.uniform(0, 2 * np.pi)),
+            )
             sub = np.sin(2.0 * np.pi * f0 * t)
             env = _envelope(length, sr=grid.sr, attack_s=0.003, decay_s=0.35, release_s=0.015)
             velocity = 1.0 if interval == 0 else 0.8
-            _place(out, _pan(velocity * env * (0.8 * saw + 0.6 * sub), 0.0),
-                   grid.at(chord_start + step))
+            _place(
+                out,
+                _pan(velocity * env * (0.8 * saw + 0.6 * sub), 0.0),
+                grid.at(chord_start + step),
+            )
     return out
 
 
@@ -316,8 +323,14 @@ def _chords(grid: _Grid, rng: np.random.Generator) -> np.ndarray:
             for note in chord:
                 for cents, pan in ((-9.0, -0.6), (9.0, 0.6)):
                     f0 = _midi_hz(note + cents / 100.0)
-                    saw = _additive(f0, length, sr=grid.sr, cutoff_hz=cutoff, max_hz=9000.0,
-                                    phase=float(rng.uniform(0, 2 * np.pi)))
+                    saw = _additive(
+                        f0,
+                        length,
+                        sr=grid.sr,
+                        cutoff_hz=cutoff,
+                        max_hz=9000.0,
+                        phase=float(rng.uniform(0, 2 * np.pi)),
+                    )
                     stab += _pan(saw, pan)
             _place(out, velocity * env * stab, grid.at(chord_start + step))
     return out
@@ -338,8 +351,14 @@ def _pad(grid: _Grid, rng: np.random.Generator) -> np.ndarray:
             for cents, pan in ((-7.0, -0.8), (0.0, 0.0), (7.0, 0.8)):
                 f0 = _midi_hz(note + cents / 100.0)
                 vibrato = 1.0 + 0.002 * np.sin(2 * np.pi * 4.5 * t + rng.uniform(0, 2 * np.pi))
-                osc = _additive(f0 * vibrato, length, sr=grid.sr, cutoff_hz=1300.0,
-                                max_hz=3500.0, phase=float(rng.uniform(0, 2 * np.pi)))
+                osc = _additive(
+                    f0 * vibrato,
+                    length,
+                    sr=grid.sr,
+                    cutoff_hz=1300.0,
+                    max_hz=3500.0,
+                    phase=float(rng.uniform(0, 2 * np.pi)),
+                )
                 tone += _pan(osc, pan)
         _place(out, env * tone, grid.at(chord_start))
     return out

@@ -70,8 +70,10 @@ def decode_audio(data: bytes, *, settings: Settings, name: str = "upload") -> De
     try:
         f = sf.SoundFile(io.BytesIO(data))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        reason = getattr(exc, "error_string", "") or "format not recognised"
         raise AudioDecodeError(
-            f"{name} is not an audio file residue can read (WAV, FLAC, OGG, MP3, AIFF): {exc}"
+            f"{name} is not an audio file residue can read (WAV, FLAC, OGG, MP3, AIFF): "
+            f"{reason.rstrip('.').lower()}"
         ) from None
     with f:
         sr, channels = int(f.samplerate), int(f.channels)
@@ -110,7 +112,8 @@ def decode_audio(data: bytes, *, settings: Settings, name: str = "upload") -> De
                 blocks.append(block)
         except sf.LibsndfileError as exc:
             if not blocks:
-                raise AudioDecodeError(f"{name} could not be decoded: {exc}") from None
+                reason = getattr(exc, "error_string", "") or "decoding failed"
+                raise AudioDecodeError(f"{name} could not be decoded: {reason}") from None
             # A truncated file: keep what decoded, as players do.
         fmt = str(f.format)
     if n == 0:

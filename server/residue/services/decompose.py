@@ -97,8 +97,8 @@ def open_decomposition(ctx: Context, decomposition_id: str) -> OpenDecomposition
     def load() -> OpenDecomposition:
         record, arrays = ctx.store.decompositions.load(decomposition_id)
         sound, y = load_audio(ctx, record.sound_id)
-        start, stop = int(record.settings["start"]), int(record.settings["stop"])  # type: ignore[call-overload]
-        n_fft, hop = int(record.settings["n_fft"]), int(record.settings["hop_length"])  # type: ignore[call-overload]
+        start, stop = int(record.settings["start"]), int(record.settings["stop"])
+        n_fft, hop = int(record.settings["n_fft"]), int(record.settings["hop_length"])
         D = spectral.stft(y[:, start:stop], n_fft=n_fft, hop_length=hop, device=ctx.settings.device)
         return OpenDecomposition(
             record=record,
@@ -139,7 +139,7 @@ def decomposition_frame(
         decomposition_id=opened.record.decomposition_id,
         sound_id=opened.sound.sound_id,
         n_components=opened.n_components,
-        beta=float(settings["beta"]),  # type: ignore[arg-type]
+        beta=float(settings["beta"]),
         n_rows=curves.shape[-1],
         n_frames=activations.shape[-1],
         frame_offset=round(opened.start_sample / hop),

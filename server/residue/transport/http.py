@@ -9,9 +9,10 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
+from litestar.params import FromPath, FromQuery
 
 from residue import protocol
-from residue.errors import LimitExceeded, ParameterError
+from residue.errors import LimitExceeded, NotFound, ParameterError
 from residue.services import render as render_service
 from residue.services import sounds as sound_service
 from residue.services.audio_io import encode_wav
@@ -46,7 +47,9 @@ def _ctx(state: State) -> Context:
 
 
 @post("/api/sounds", status_code=201)
-async def upload_sound(request: Request[Any, Any, Any], state: State, name: str = "upload") -> Response[bytes]:
+async def upload_sound(
+    request: Request[Any, Any, Any], state: State, name: FromQuery[str] = "upload"
+) -> Response[bytes]:
     """Add an uploaded audio file (the raw file is the body) to the store."""
     ctx = _ctx(state)
     limit = ctx.settings.max_upload_bytes
@@ -69,7 +72,7 @@ async def upload_sound(request: Request[Any, Any, Any], state: State, name: str 
 
 
 @get("/api/sounds/{sound_id:str}/audio.wav")
-async def sound_wav(state: State, sound_id: str) -> Response[bytes]:
+async def sound_wav(state: State, sound_id: FromPath[str]) -> Response[bytes]:
     """The stored sound as a 24-bit WAV at its own rate."""
     ctx = _ctx(state)
     record, y = await ctx.executor.run(lambda p, t: sound_service.load_audio(ctx, sound_id))
@@ -78,7 +81,7 @@ async def sound_wav(state: State, sound_id: str) -> Response[bytes]:
     return _attachment(data, filename=f"{stem}.wav", media_type="audio/wav")
 
 
-@post("/api/render.wav")
+@post("/api/render.wav", status_code=200)
 async def render_wav(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
     """Render a RenderSpec (the JSON body) to a WAV: the current edit, as heard."""
     ctx = _ctx(state)
@@ -99,13 +102,17 @@ async def render_wav(request: Request[Any, Any, Any], state: State) -> Response[
     )
 
 
-@get("/api/decompositions/{decomposition_id:str}/units/{unit:int}.wav")
-async def unit_wav(state: State, decomposition_id: str, unit: int) -> Response[bytes]:
-    """One unit, unedited, as a WAV."""
+@get("/api/decompositions/{decomposition_id:str}/units/{filename:str}")
+async def unit_wav(
+    state: State, decomposition_id: FromPath[str], filename: FromPath[str]
+) -> Response[bytes]:
+    """One unit, unedited, as a WAV: ``units/0.wav`` is the first unit."""
     ctx = _ctx(state)
+    stem, _, ext = filename.partition(".")
+    if ext != "wav" or not stem.isdigit() or not 0 <= int(stem) <= 63:
+        raise NotFound(f"no unit file {filename!r}: ask for units/<0-63>.wav")
+    unit = int(stem)
     spec = protocol.RenderSpec(decomposition_id=decomposition_id, units=[unit])
-    if not 0 <= unit <= 63:
-        raise ParameterError(f"unit={unit} must be in [0, 63]")
     opened, y = await ctx.executor.run(lambda p, t: render_service.render(ctx, spec))
     data = await ctx.executor.run(lambda p, t: encode_wav(y, sr=opened.sr))
     return _attachment(
@@ -114,7 +121,7 @@ async def unit_wav(state: State, decomposition_id: str, unit: int) -> Response[b
 
 
 @get("/api/decompositions/{decomposition_id:str}/units.zip")
-async def units_zip(state: State, decomposition_id: str) -> Response[bytes]:
+async def units_zip(state: State, decomposition_id: FromPath[str]) -> Response[bytes]:
     """Every unit of a decomposition as WAVs in a zip."""
     ctx = _ctx(state)
     data = await ctx.executor.run(lambda p, t: render_service.units_zip(ctx, decomposition_id))

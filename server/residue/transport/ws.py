@@ -280,7 +280,7 @@ async def serve(socket: WebSocket[Any, Any, Any], ctx: Context, hub: Hub) -> Non
                 if not data:
                     raise ParameterError("empty or text frame: residue speaks binary msgpack")
                 if len(data) > ctx.settings.max_frame_bytes:
-                    request_id = request_id_of(data[:4096])
+                    request_id = request_id_of(data)
                     raise ParameterError(
                         f"frame of {len(data)} bytes is over the {ctx.settings.max_frame_bytes} byte limit"
                     )

@@ -1,0 +1,295 @@
+/**
+ * The client API the page calls: typed requests over the socket worker, with correlation.
+ *
+ * Requests made before the server's `welcome` wait for it; when the socket closes, pending requests
+ * fail with {@link ConnectionLost} and the worker reconnects (the page is told through `status`).
+ */
+import {
+  PROTOCOL_VERSION,
+  type Assignment,
+  type ClientFrame,
+  type ComponentRef,
+  type Decomposition,
+  type LibraryChanged,
+  type LibraryItem,
+  type RemixPlan,
+  type RenderSpec,
+  type ServerFrame,
+  type ServerFrameOf,
+  type ServerFrameType,
+  type SoundAdded,
+  type SoundInfo,
+  type SpectrogramInfo,
+  type SpectrogramTile,
+  type Welcome,
+} from "@shared/protocol";
+import { Emitter } from "../util/emitter";
+import type { AudioSink, ConnectionState, FromWorker, StreamEvent, StreamFrame, ToWorker } from "../workers/messages";
+import { ConnectionLost, Correlator, ServerError } from "./correlate";
+
+/** What the client needs of a Worker (a fake in tests). */
+export interface WorkerPort {
+  postMessage(message: ToWorker, transfer?: Transferable[]): void;
+  onmessage: ((event: MessageEvent<FromWorker>) => void) | null;
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/** A client frame without its request id (the client assigns one). */
+export type RequestFrame = DistributiveOmit<ClientFrame, "request_id">;
+export type StreamRequest = DistributiveOmit<StreamFrame, "request_id">;
+
+/** A request in flight. */
+export interface Pending<T> {
+  readonly requestId: number;
+  readonly done: Promise<T>;
+}
+
+export interface ClientEvents {
+  status: { state: ConnectionState; attempt: number };
+  welcome: Welcome;
+  soundAdded: SoundAdded;
+  libraryChanged: LibraryChanged;
+  stream: StreamEvent;
+  /** A frame the page did not understand, or an error frame for no pending request. */
+  problem: { message: string; error: ServerError | null };
+}
+
+export class ResidueClient extends Emitter<ClientEvents> {
+  readonly #port: WorkerPort;
+  readonly #correlator = new Correlator();
+  #state: ConnectionState = "connecting";
+  #welcome: Welcome | null = null;
+  #waiting: (() => void)[] = [];
+
+  constructor(port: WorkerPort) {
+    super();
+    this.#port = port;
+    port.onmessage = (event) => this.#receive(event.data);
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+  get welcome(): Welcome | null {
+    return this.#welcome;
+  }
+
+  connect(url: string): void {
+    this.#post({ type: "connect", url });
+  }
+
+  /** Give the worker the player's PCM sink (ring or port; a port is transferred). */
+  attachSink(sink: AudioSink): void {
+    this.#post({ type: "sink", sink }, sink.kind === "port" ? [sink.port] : []);
+  }
+
+  /**
+   * Send a request; `done` resolves with the frame of type `expect` (or the frame `isLast` accepts),
+   * rejects with {@link ServerError} on an `error` frame or {@link ConnectionLost}.
+   */
+  request<K extends ServerFrameType>(
+    frame: RequestFrame,
+    expect: K,
+    options: { onFrame?: (frame: ServerFrame) => void; isLast?: (frame: ServerFrame) => boolean } = {},
+  ): Pending<ServerFrameOf<K>> {
+    let resolve!: (value: ServerFrameOf<K>) => void;
+    let reject!: (reason: Error) => void;
+    const done = new Promise<ServerFrameOf<K>>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const requestId = this.#correlator.register({
+      onFrame: (f) => {
+        options.onFrame?.(f);
+        const last = options.isLast ? options.isLast(f) : f.type === expect;
+        if (last) {
+          if (f.type === expect) resolve(f as ServerFrameOf<K>);
+          else reject(new Error(`expected ${expect}, got ${f.type}`));
+        }
+        return last;
+      },
+      onError: reject,
+    });
+    const full = { ...frame, request_id: requestId } as ClientFrame;
+    this.#whenReady(() => this.#post({ type: "send", frame: full }));
+    return { requestId, done };
+  }
+
+  // --- typed requests ------------------------------------------------------------------------
+
+  listSounds(): Promise<SoundInfo[]> {
+    return this.request({ type: "list_sounds" }, "sounds").done.then((f) => f.sounds);
+  }
+
+  deleteSound(soundId: string): Promise<void> {
+    return this.request({ type: "delete_sound", sound_id: soundId }, "ok").done.then(() => undefined);
+  }
+
+  /** Stream a spectrogram: `onInfo` once, `onTile` per tile; resolves after the last tile. */
+  spectrogram(
+    soundId: string,
+    onInfo: (info: SpectrogramInfo) => void,
+    onTile: (tile: SpectrogramTile) => void,
+  ): Pending<SpectrogramTile> {
+    return this.request({ type: "get_spectrogram", sound_id: soundId }, "spectrogram_tile", {
+      onFrame: (f) => {
+        if (f.type === "spectrogram_info") onInfo(f);
+        else if (f.type === "spectrogram_tile") onTile(f);
+      },
+      isLast: (f) => f.type === "spectrogram_tile" && f.last,
+    });
+  }
+
+  decompose(
+    args: {
+      soundId: string;
+      nComponents: number;
+      startS?: number | null;
+      endS?: number | null;
+      seed?: number;
+    },
+    onProgress: (fraction: number, stage: string) => void,
+  ): Pending<Decomposition> {
+    return this.request(
+      {
+        type: "decompose",
+        sound_id: args.soundId,
+        n_components: Math.round(args.nComponents),
+        start_s: args.startS ?? null,
+        end_s: args.endS ?? null,
+        seed: args.seed ?? 0,
+      },
+      "decomposition",
+      { onFrame: (f) => (f.type === "job_progress" ? onProgress(f.fraction, f.stage) : undefined) },
+    );
+  }
+
+  getDecomposition(decompositionId: string): Promise<Decomposition> {
+    return this.request({ type: "get_decomposition", decomposition_id: decompositionId }, "decomposition").done;
+  }
+
+  /** Ask the server to cancel `target`'s work; the target's own promise rejects with its error. */
+  cancel(target: number): Promise<void> {
+    return this.request({ type: "cancel", target_request_id: target }, "ok").done.then(() => undefined);
+  }
+
+  planRemix(
+    decompositionId: string,
+    strategy: "nearest" | "random" | "weird",
+    seed: number,
+    tag: string | null = null,
+  ): Promise<RemixPlan> {
+    return this.request(
+      { type: "plan_remix", decomposition_id: decompositionId, strategy, seed, tag },
+      "remix_plan",
+    ).done;
+  }
+
+  saveComponent(decompositionId: string, unit: number, name: string, tags: string[]): Promise<LibraryChanged> {
+    return this.request(
+      { type: "save_component", decomposition_id: decompositionId, unit, name, tags },
+      "library_changed",
+    ).done;
+  }
+
+  listLibrary(query = "", tag: string | null = null): Promise<LibraryItem[]> {
+    return this.request({ type: "list_library", query, tag }, "library").done.then((f) => f.items);
+  }
+
+  findSimilar(component: ComponentRef, limit = 8): Promise<LibraryItem[]> {
+    return this.request({ type: "find_similar", component, limit }, "library").done.then((f) => f.items);
+  }
+
+  renameComponent(componentId: string, name: string): Promise<LibraryChanged> {
+    return this.request({ type: "rename_component", component_id: componentId, name }, "library_changed").done;
+  }
+
+  tagComponent(componentId: string, tags: string[]): Promise<LibraryChanged> {
+    return this.request({ type: "tag_component", component_id: componentId, tags }, "library_changed").done;
+  }
+
+  deleteComponent(componentId: string): Promise<LibraryChanged> {
+    return this.request({ type: "delete_component", component_id: componentId }, "library_changed").done;
+  }
+
+  /**
+   * Play a PCM request as stream `gen` through the sink (from the worker's cache under `key` when
+   * there). Progress comes as `stream` events.
+   */
+  stream(gen: number, key: string, frame: StreamRequest): void {
+    const requestId = this.#correlator.reserve();
+    const full = { ...frame, request_id: requestId } as StreamFrame;
+    this.#whenReady(() => this.#post({ type: "stream", gen, key, frame: full }));
+  }
+
+  stopStream(gen: number): void {
+    this.#post({ type: "stop", gen });
+  }
+
+  // --- plumbing --------------------------------------------------------------------------------
+
+  #post(msg: ToWorker, transfer: Transferable[] = []): void {
+    this.#port.postMessage(msg, transfer);
+  }
+
+  #whenReady(fn: () => void): void {
+    if (this.#welcome && this.#state === "open") fn();
+    else this.#waiting.push(fn);
+  }
+
+  #receive(msg: FromWorker): void {
+    switch (msg.type) {
+      case "status":
+        this.#state = msg.state;
+        if (msg.state === "open") this.#hello();
+        if (msg.state === "closed") {
+          this.#welcome = null;
+          this.#correlator.failAll(new ConnectionLost("The connection to the server was lost."));
+          // requests waiting for a welcome would carry ids that are no longer routed: drop them
+          this.#waiting = [];
+        }
+        this.emit("status", { state: msg.state, attempt: msg.attempt });
+        break;
+      case "frame":
+        this.#frame(msg.frame);
+        break;
+      case "stream":
+        this.emit("stream", msg);
+        break;
+      case "protocol-error":
+        this.emit("problem", { message: msg.message, error: null });
+        break;
+    }
+  }
+
+  #hello(): void {
+    const requestId = this.#correlator.register({
+      onFrame: (f) => {
+        if (f.type === "welcome") {
+          this.#welcome = f;
+          this.emit("welcome", f);
+          for (const fn of this.#waiting.splice(0)) fn();
+        }
+        return true;
+      },
+      onError: (err) => this.emit("problem", { message: err.message, error: err instanceof ServerError ? err : null }),
+    });
+    this.#post({
+      type: "send",
+      frame: { type: "hello", request_id: requestId, protocol_version: PROTOCOL_VERSION, client: "residue-web" },
+    });
+  }
+
+  #frame(frame: ServerFrame): void {
+    const result = this.#correlator.dispatch(frame);
+    if (result === "event") {
+      if (frame.type === "sound_added") this.emit("soundAdded", frame);
+      else if (frame.type === "library_changed") this.emit("libraryChanged", frame);
+      else if (frame.type === "error") this.emit("problem", { message: frame.message, error: new ServerError(frame) });
+    } else if (result === "orphan" && frame.type === "error") {
+      this.emit("problem", { message: frame.message, error: new ServerError(frame) });
+    }
+  }
+}
+
+export type { Assignment, AudioSink, RenderSpec };
