@@ -318,7 +318,9 @@ export interface Welcome {
   type: "welcome";
 }
 /**
- * A request failed. ``code`` is stable; ``message`` is for people; ``error_id`` is in the log.
+ * A request failed.
+ *
+ *     ``code`` is stable; ``message`` is for people; ``error_id`` names the server log entry.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "Error".

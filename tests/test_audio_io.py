@@ -42,7 +42,9 @@ def test_decodes_common_formats(channels: int, fmt: str) -> None:
 
 def test_not_audio() -> None:
     with pytest.raises(AudioDecodeError, match="not an audio file"):
-        decode_audio(b"this is plain text, not a wav file" * 10, settings=SETTINGS, name="notes.wav")
+        decode_audio(
+            b"this is plain text, not a wav file" * 10, settings=SETTINGS, name="notes.wav"
+        )
 
 
 def test_random_bytes_named_wav(rng: np.random.Generator) -> None:
@@ -88,7 +90,7 @@ def test_lying_header_declares_gigabytes() -> None:
 @pytest.mark.parametrize("n", [0, 1])
 def test_zero_or_one_sample(n: int) -> None:
     data = wav_bytes(np.zeros((1, n), np.float32), 44100)
-    with pytest.raises(AudioDecodeError, match="no samples|at least"):
+    with pytest.raises(AudioDecodeError, match=r"no samples|at least"):
         decode_audio(data, settings=SETTINGS)
 
 

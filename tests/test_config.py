@@ -14,7 +14,9 @@ def test_defaults() -> None:
 
 
 def test_env_and_overrides() -> None:
-    s = Settings.from_env({"RESIDUE_DATA": "/tmp/x", "RESIDUE_PORT": "9000", "RESIDUE_DEMO": "0"}, port=9100)
+    s = Settings.from_env(
+        {"RESIDUE_DATA": "/tmp/x", "RESIDUE_PORT": "9000", "RESIDUE_DEMO": "0"}, port=9100
+    )
     assert s.data_dir == Path("/tmp/x") and s.port == 9100 and not s.demo
 
 

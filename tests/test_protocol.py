@@ -49,7 +49,9 @@ def test_frames_encoded_by_the_page_decode_here() -> None:
 
 
 def test_schema_is_current() -> None:
-    out = subprocess.run([sys.executable, "-m", "residue.protocol"], capture_output=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "residue.protocol"], capture_output=True, check=True
+    )
     assert json.loads(out.stdout) == json.loads((SHARED / "protocol.schema.json").read_text())
 
 

@@ -39,7 +39,7 @@ class Socket:
     def recv(self) -> protocol.Frame | tuple[dict[str, int], np.ndarray]:
         data = self.ws.receive_bytes()
         if data[:2] == protocol.PCM_MAGIC:
-            magic, kind, channels, request_id, index, sr = protocol.PCM_HEADER.unpack_from(data)
+            _, _, channels, request_id, index, sr = protocol.PCM_HEADER.unpack_from(data)
             pcm = np.frombuffer(data, dtype="<f4", offset=protocol.PCM_HEADER.size)
             return {"request_id": request_id, "index": index, "channels": channels, "sr": sr}, pcm
         return DEC.decode(data)
@@ -80,8 +80,13 @@ class Socket:
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient[Any]]:
     data = tmp_path_factory.mktemp("data")
-    settings = Settings(data_dir=data, max_upload_bytes=3_000_000, max_duration_s=60.0,
-                        max_frame_bytes=64_000, static_dir=Path("/nonexistent"))
+    settings = Settings(
+        data_dir=data,
+        max_upload_bytes=3_000_000,
+        max_duration_s=60.0,
+        max_frame_bytes=64_000,
+        static_dir=Path("/nonexistent"),
+    )
     with TestClient(app=create_app(settings)) as c:
         yield c
 
@@ -90,7 +95,10 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient[Any]
 def sock(client: TestClient[Any]) -> Iterator[Socket]:
     with client.websocket_connect("/ws") as ws:
         s = Socket(ws)
-        reply = s.request(protocol.Hello(request_id=1, protocol_version=protocol.PROTOCOL_VERSION), protocol.Welcome)
+        reply = s.request(
+            protocol.Hello(request_id=1, protocol_version=protocol.PROTOCOL_VERSION),
+            protocol.Welcome,
+        )
         assert isinstance(reply, protocol.Welcome)
         yield s
 
@@ -101,7 +109,9 @@ def demo_sound(sock: Socket, name: str = "demo drums") -> protocol.SoundInfo:
 
 
 def decomposed(sock: Socket, sound_id: str, k: int = 4, **kw: Any) -> protocol.Decomposition:
-    frame = protocol.Decompose(request_id=sock.rid(), sound_id=sound_id, n_components=k, n_iter=60, **kw)
+    frame = protocol.Decompose(
+        request_id=sock.rid(), sound_id=sound_id, n_components=k, n_iter=60, **kw
+    )
     reply = sock.request(frame, protocol.Decomposition)
     assert isinstance(reply, protocol.Decomposition), reply
     return reply
@@ -128,7 +138,9 @@ def test_malformed_msgpack_keeps_socket(sock: Socket) -> None:
     sock.ws.send_bytes(b"\xc1\xff\x00garbage")
     reply = sock.recv()
     assert isinstance(reply, protocol.Error) and reply.code == "bad_frame"
-    assert isinstance(sock.request(protocol.ListSounds(request_id=sock.rid()), protocol.Sounds), protocol.Sounds)
+    assert isinstance(
+        sock.request(protocol.ListSounds(request_id=sock.rid()), protocol.Sounds), protocol.Sounds
+    )
 
 
 def test_unknown_frame_type(sock: Socket) -> None:
@@ -140,7 +152,9 @@ def test_unknown_frame_type(sock: Socket) -> None:
 def test_unknown_field_and_out_of_range(sock: Socket) -> None:
     sock.ws.send_bytes(ENC.encode({"type": "list_sounds", "request_id": 43, "extra": 1}))
     assert sock.until(43)[-1].code == "bad_frame"
-    sock.ws.send_bytes(ENC.encode({"type": "decompose", "request_id": 44, "sound_id": "x", "n_components": 0}))
+    sock.ws.send_bytes(
+        ENC.encode({"type": "decompose", "request_id": 44, "sound_id": "x", "n_components": 0})
+    )
     reply = sock.until(44)[-1]
     assert reply.code == "bad_frame" and "n_components" in reply.message
 
@@ -149,7 +163,9 @@ def test_oversized_frame(sock: Socket) -> None:
     sock.ws.send_bytes(ENC.encode({"type": "list_sounds", "request_id": 45, "pad": "x" * 70_000}))
     reply = sock.until(45)[-1]
     assert isinstance(reply, protocol.Error) and "limit" in reply.message
-    assert isinstance(sock.request(protocol.ListSounds(request_id=sock.rid()), protocol.Sounds), protocol.Sounds)
+    assert isinstance(
+        sock.request(protocol.ListSounds(request_id=sock.rid()), protocol.Sounds), protocol.Sounds
+    )
 
 
 def test_text_frame(sock: Socket) -> None:
@@ -159,7 +175,9 @@ def test_text_frame(sock: Socket) -> None:
 
 
 def test_unknown_sound(sock: Socket) -> None:
-    reply = sock.request(protocol.GetSpectrogram(request_id=sock.rid(), sound_id="nope"), protocol.SpectrogramTile)
+    reply = sock.request(
+        protocol.GetSpectrogram(request_id=sock.rid(), sound_id="nope"), protocol.SpectrogramTile
+    )
     assert isinstance(reply, protocol.Error) and reply.code == "not_found"
 
 
@@ -186,14 +204,20 @@ def test_spectrogram_tiles(sock: Socket) -> None:
         tiles.append(sock.until(rid, protocol.SpectrogramTile)[-1])
     assert sum(t.n_frames for t in tiles) == info.n_frames
     assert all(len(t.data) == t.n_rows * t.n_frames for t in tiles)
-    img = np.concatenate([np.frombuffer(t.data, np.uint8).reshape(t.n_rows, t.n_frames) for t in tiles], axis=1)
+    img = np.concatenate(
+        [np.frombuffer(t.data, np.uint8).reshape(t.n_rows, t.n_frames) for t in tiles], axis=1
+    )
     assert img.max() == 255 and img.min() < 50  # real dynamics, not a flat image
 
 
 def test_decompose_progress_then_result_then_cache(sock: Socket) -> None:
     sound = demo_sound(sock, "demo chords")
     rid = sock.rid()
-    sock.send(protocol.Decompose(request_id=rid, sound_id=sound.sound_id, n_components=5, n_iter=80, seed=3))
+    sock.send(
+        protocol.Decompose(
+            request_id=rid, sound_id=sound.sound_id, n_components=5, n_iter=80, seed=3
+        )
+    )
     frames = sock.until(rid, protocol.Decomposition)
     result = frames[-1]
     assert isinstance(result, protocol.Decomposition) and not result.cached
@@ -203,7 +227,9 @@ def test_decompose_progress_then_result_then_cache(sock: Socket) -> None:
     assert np.all(comps >= 0) and np.allclose(comps.max(axis=1), 1.0)
     assert np.all(acts >= 0) and np.isfinite(acts).all()
     again = sock.request(
-        protocol.Decompose(request_id=sock.rid(), sound_id=sound.sound_id, n_components=5, n_iter=80, seed=3),
+        protocol.Decompose(
+            request_id=sock.rid(), sound_id=sound.sound_id, n_components=5, n_iter=80, seed=3
+        ),
         protocol.Decomposition,
     )
     assert again.cached and again.decomposition_id == result.decomposition_id
@@ -224,7 +250,11 @@ def test_decompose_region_and_bad_region(sock: Socket) -> None:
 def test_cancel_decomposition(sock: Socket) -> None:
     sound = demo_sound(sock, "demo pad")
     rid = sock.rid()
-    sock.send(protocol.Decompose(request_id=rid, sound_id=sound.sound_id, n_components=16, n_iter=2000, seed=9))
+    sock.send(
+        protocol.Decompose(
+            request_id=rid, sound_id=sound.sound_id, n_components=16, n_iter=2000, seed=9
+        )
+    )
     first = sock.until(rid, protocol.JobProgress)[-1]
     assert isinstance(first, protocol.JobProgress)
     sock.send(protocol.Cancel(request_id=sock.rid(), target_request_id=rid))
@@ -239,14 +269,21 @@ def test_units_sum_back_to_the_sound(sock: Socket) -> None:
     sound = demo_sound(sock)
     dec = decomposed(sock, sound.sound_id)
     _, original = sock.audio(protocol.PlaySound(request_id=sock.rid(), sound_id=sound.sound_id))
-    start, mix = sock.audio(protocol.Audition(request_id=sock.rid(), spec=protocol.RenderSpec(
-        decomposition_id=dec.decomposition_id)))
+    start, mix = sock.audio(
+        protocol.Audition(
+            request_id=sock.rid(), spec=protocol.RenderSpec(decomposition_id=dec.decomposition_id)
+        )
+    )
     assert start.sample_rate == 44100 and start.channels == 2
     assert mix.shape == original.shape
     np.testing.assert_allclose(mix, original, atol=1e-4 * np.abs(original).max() + 1e-6)
     parts = [
-        sock.audio(protocol.Audition(request_id=sock.rid(), spec=protocol.RenderSpec(
-            decomposition_id=dec.decomposition_id, units=[k])))[1]
+        sock.audio(
+            protocol.Audition(
+                request_id=sock.rid(),
+                spec=protocol.RenderSpec(decomposition_id=dec.decomposition_id, units=[k]),
+            )
+        )[1]
         for k in range(dec.n_components)
     ]
     np.testing.assert_allclose(sum(parts), original, atol=1e-3)
@@ -262,8 +299,12 @@ def test_swap_changes_the_sound_and_keeps_length(sock: Socket) -> None:
     swapped = protocol.RenderSpec(
         decomposition_id=dec.decomposition_id,
         units=[0],
-        edits=[protocol.UnitEdit(unit=0, component=protocol.UnitComponent(
-            decomposition_id=other.decomposition_id, unit=1))],
+        edits=[
+            protocol.UnitEdit(
+                unit=0,
+                component=protocol.UnitComponent(decomposition_id=other.decomposition_id, unit=1),
+            )
+        ],
     )
     _, after = sock.audio(protocol.Audition(request_id=sock.rid(), spec=swapped))
     assert after.shape == before.shape
@@ -283,10 +324,19 @@ def test_audition_bad_unit(sock: Socket) -> None:
 
 def test_library_lifecycle(sock: Socket, client: TestClient[Any]) -> None:
     dec = decomposed(sock, demo_sound(sock, "demo bass").sound_id, k=3)
-    saved = sock.request(protocol.SaveComponent(
-        request_id=sock.rid(), decomposition_id=dec.decomposition_id, unit=1, name="low thing", tags=["bass"]),
-        protocol.LibraryChanged)
-    assert isinstance(saved, protocol.LibraryChanged) and saved.op == "add" and saved.item is not None
+    saved = sock.request(
+        protocol.SaveComponent(
+            request_id=sock.rid(),
+            decomposition_id=dec.decomposition_id,
+            unit=1,
+            name="low thing",
+            tags=["bass"],
+        ),
+        protocol.LibraryChanged,
+    )
+    assert (
+        isinstance(saved, protocol.LibraryChanged) and saved.op == "add" and saved.item is not None
+    )
     cid = saved.item.component_id
     assert saved.item.provenance.unit == 1 and saved.item.provenance.sound_name == "demo bass"
     assert len(saved.item.curve) == protocol.CURVE_ROWS * 4
@@ -295,50 +345,92 @@ def test_library_lifecycle(sock: Socket, client: TestClient[Any]) -> None:
     with client.websocket_connect("/ws") as ws2:
         other = Socket(ws2)
         other.request(protocol.Hello(request_id=1, protocol_version=1), protocol.Welcome)
-        renamed = sock.request(protocol.RenameComponent(request_id=sock.rid(), component_id=cid, name="sub"),
-                               protocol.LibraryChanged)
+        renamed = sock.request(
+            protocol.RenameComponent(request_id=sock.rid(), component_id=cid, name="sub"),
+            protocol.LibraryChanged,
+        )
         assert renamed.item.name == "sub"
         event = other.until(0, protocol.LibraryChanged)[-1]
         assert event.op == "rename" and event.item.name == "sub"
 
-    tagged = sock.request(protocol.TagComponent(request_id=sock.rid(), component_id=cid, tags=["bass", "keep"]),
-                          protocol.LibraryChanged)
+    tagged = sock.request(
+        protocol.TagComponent(request_id=sock.rid(), component_id=cid, tags=["bass", "keep"]),
+        protocol.LibraryChanged,
+    )
     assert tagged.item.tags == ["bass", "keep"]
-    listing = sock.request(protocol.ListLibrary(request_id=sock.rid(), tag="keep"), protocol.Library)
+    listing = sock.request(
+        protocol.ListLibrary(request_id=sock.rid(), tag="keep"), protocol.Library
+    )
     assert [i.component_id for i in listing.items] == [cid]
-    assert sock.request(protocol.ListLibrary(request_id=sock.rid(), query="SU"), protocol.Library).items
-    assert not sock.request(protocol.ListLibrary(request_id=sock.rid(), query="zzz"), protocol.Library).items
+    assert sock.request(
+        protocol.ListLibrary(request_id=sock.rid(), query="SU"), protocol.Library
+    ).items
+    assert not sock.request(
+        protocol.ListLibrary(request_id=sock.rid(), query="zzz"), protocol.Library
+    ).items
 
     for k in (0, 2):
-        sock.request(protocol.SaveComponent(request_id=sock.rid(), decomposition_id=dec.decomposition_id,
-                                            unit=k, name=f"u{k}"), protocol.LibraryChanged)
-    similar = sock.request(protocol.FindSimilar(
-        request_id=sock.rid(), component=protocol.LibraryComponent(component_id=cid)), protocol.Library)
+        sock.request(
+            protocol.SaveComponent(
+                request_id=sock.rid(), decomposition_id=dec.decomposition_id, unit=k, name=f"u{k}"
+            ),
+            protocol.LibraryChanged,
+        )
+    similar = sock.request(
+        protocol.FindSimilar(
+            request_id=sock.rid(), component=protocol.LibraryComponent(component_id=cid)
+        ),
+        protocol.Library,
+    )
     assert cid not in [i.component_id for i in similar.items]
     distances = [i.distance for i in similar.items]
     assert distances == sorted(distances) and len(distances) >= 2
 
     drums = decomposed(sock, demo_sound(sock).sound_id)
-    plan = sock.request(protocol.PlanRemix(request_id=sock.rid(), decomposition_id=drums.decomposition_id,
-                                           strategy="weird"), protocol.RemixPlan)
+    plan = sock.request(
+        protocol.PlanRemix(
+            request_id=sock.rid(), decomposition_id=drums.decomposition_id, strategy="weird"
+        ),
+        protocol.RemixPlan,
+    )
     assert len(plan.assignments) == drums.n_components
-    spec = protocol.RenderSpec(decomposition_id=drums.decomposition_id, edits=[
-        protocol.UnitEdit(unit=a.unit, component=protocol.LibraryComponent(component_id=a.component_id))
-        for a in plan.assignments])
+    spec = protocol.RenderSpec(
+        decomposition_id=drums.decomposition_id,
+        edits=[
+            protocol.UnitEdit(
+                unit=a.unit, component=protocol.LibraryComponent(component_id=a.component_id)
+            )
+            for a in plan.assignments
+        ],
+    )
     _, remixed = sock.audio(protocol.Audition(request_id=sock.rid(), spec=spec))
     assert np.isfinite(remixed).all() and np.abs(remixed).max() > 0
 
-    gone = sock.request(protocol.DeleteComponent(request_id=sock.rid(), component_id=cid), protocol.LibraryChanged)
+    gone = sock.request(
+        protocol.DeleteComponent(request_id=sock.rid(), component_id=cid), protocol.LibraryChanged
+    )
     assert gone.op == "delete"
-    missing = sock.request(protocol.RenameComponent(request_id=sock.rid(), component_id=cid, name="x"),
-                           protocol.LibraryChanged)
+    missing = sock.request(
+        protocol.RenameComponent(request_id=sock.rid(), component_id=cid, name="x"),
+        protocol.LibraryChanged,
+    )
     assert isinstance(missing, protocol.Error) and missing.code == "not_found"
 
 
 def test_save_component_bad_tag(sock: Socket) -> None:
     dec = decomposed(sock, demo_sound(sock).sound_id)
-    sock.ws.send_bytes(ENC.encode({"type": "save_component", "request_id": 77, "decomposition_id":
-                                   dec.decomposition_id, "unit": 0, "name": "x", "tags": ["has space"]}))
+    sock.ws.send_bytes(
+        ENC.encode(
+            {
+                "type": "save_component",
+                "request_id": 77,
+                "decomposition_id": dec.decomposition_id,
+                "unit": 0,
+                "name": "x",
+                "tags": ["has space"],
+            }
+        )
+    )
     assert sock.until(77)[-1].code == "bad_frame"
 
 
@@ -350,7 +442,9 @@ def test_upload_then_decompose(client: TestClient[Any], sock: Socket) -> None:
     y = (0.3 * np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * 2 * t) > 0)).astype(np.float32)
     buf = io.BytesIO()
     sf.write(buf, y, 44100, format="WAV")
-    r = client.post("/api/sounds", params={"name": "../../etc/passwd loop.wav"}, content=buf.getvalue())
+    r = client.post(
+        "/api/sounds", params={"name": "../../etc/passwd loop.wav"}, content=buf.getvalue()
+    )
     assert r.status_code == 201, r.text
     info = r.json()
     assert info["name"] == "passwd loop.wav" and info["channels"] == 1

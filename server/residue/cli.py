@@ -25,6 +25,7 @@ class ProgressBar:
         self._stage = ""
 
     def __call__(self, fraction: float, stage: str, /) -> None:
+        """Redraw the bar (at most ten times a second for the same stage)."""
         now = time.monotonic()
         if fraction < 1.0 and now - self._last < 0.1 and stage == self._stage:
             return
@@ -48,8 +49,11 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env(
         data_dir=args.data, host=args.host, port=args.port, demo=False if args.no_demo else None
     )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    print(f"residue {__version__}: http://{settings.host}:{settings.port}  (data: {settings.data_dir})")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    url = f"http://{settings.host}:{settings.port}"
+    print(f"residue {__version__}: {url}  (data: {settings.data_dir})")
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -66,8 +70,13 @@ def _decompose(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     bar = ProgressBar()
     dec = offline.decompose_file(
-        args.input, n_components=args.units, beta=args.beta, n_iter=args.iterations,
-        seed=args.seed, settings=settings, progress=bar,
+        args.input,
+        n_components=args.units,
+        beta=args.beta,
+        n_iter=args.iterations,
+        seed=args.seed,
+        settings=settings,
+        progress=bar,
     )
     bar.done()
     for path in offline.write_decomposition(dec, args.out):
@@ -94,10 +103,16 @@ def _remix(args: argparse.Namespace) -> int:
                 store.close()
         else:
             library += offline.library_from_files(
-                offline.audio_files(source), n_components=args.units, settings=settings, progress=bar
+                offline.audio_files(source),
+                n_components=args.units,
+                settings=settings,
+                progress=bar,
             )
     dec = offline.decompose_file(
-        args.input, n_components=args.units, seed=args.seed, settings=settings,
+        args.input,
+        n_components=args.units,
+        seed=args.seed,
+        settings=settings,
         progress=lambda f, s: bar(f, f"decomposing {args.input.name}"),
     )
     bar.done()
@@ -106,20 +121,26 @@ def _remix(args: argparse.Namespace) -> int:
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_wav(args.out, result.y, sr=result.sr)
-    print(json.dumps({"out": str(args.out), "strategy": args.strategy, "plan": result.plan}, indent=2))
+    print(
+        json.dumps({"out": str(args.out), "strategy": args.strategy, "plan": result.plan}, indent=2)
+    )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(prog="residue", description="Mine loops of songs for new material.")
+    parser = argparse.ArgumentParser(
+        prog="residue", description="Mine loops of songs for new material."
+    )
     parser.add_argument("--version", action="version", version=f"residue {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="start the studio (http://127.0.0.1:8000)")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
-    serve.add_argument("--data", type=Path, default=None, help="data folder (default $RESIDUE_DATA or ./.residue)")
+    serve.add_argument(
+        "--data", type=Path, default=None, help="data folder (default $RESIDUE_DATA or ./.residue)"
+    )
     serve.add_argument("--no-demo", action="store_true", help="do not create the demo loops")
     serve.set_defaults(run=_serve)
 
@@ -127,7 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("input", type=Path)
     dec.add_argument("--units", "-k", type=int, default=8, help="number of units (default 8)")
     dec.add_argument("--out", "-o", type=Path, required=True, help="output folder")
-    dec.add_argument("--beta", type=float, default=1.0, help="0 Itakura-Saito, 1 KL (default), 2 Euclidean")
+    dec.add_argument(
+        "--beta", type=float, default=1.0, help="0 Itakura-Saito, 1 KL (default), 2 Euclidean"
+    )
     dec.add_argument("--iterations", type=int, default=200)
     dec.add_argument("--seed", type=int, default=0)
     dec.set_defaults(run=_decompose)
@@ -135,7 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     rmx = sub.add_parser("remix", help="rebuild a sound with components from a library")
     rmx.add_argument("input", type=Path)
     rmx.add_argument(
-        "--library", "-l", type=Path, nargs="+", required=True,
+        "--library",
+        "-l",
+        type=Path,
+        nargs="+",
+        required=True,
         help="a residue data folder, audio files, or folders of audio files",
     )
     rmx.add_argument("--out", "-o", type=Path, required=True, help="output WAV")

@@ -75,6 +75,8 @@ class Settings:
                 try:
                     values[name] = kind(env[key])
                 except ValueError:
-                    raise ParameterError(f"{key}={env[key]!r} must be {_KIND_WORDS[kind]}") from None
+                    raise ParameterError(
+                        f"{key}={env[key]!r} must be {_KIND_WORDS[kind]}"
+                    ) from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

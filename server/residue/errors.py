@@ -17,7 +17,10 @@ class ResidueError(Exception):
 
 
 class ParameterError(ResidueError):
-    """An argument is out of range or of the wrong shape: ``n_components=0 must be in [1, 1025]``."""
+    """An argument is out of range or of the wrong shape.
+
+    Messages name the value and its range: ``n_components=0 must be in [1, 1025]``.
+    """
 
     code = "bad_parameter"
 

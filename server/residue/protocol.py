@@ -54,7 +54,7 @@ class Struct(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=Tr
 # ============================================================================================
 
 
-class SoundInfo(Struct):
+class SoundInfo(Struct, frozen=True, kw_only=True):
     """A sound in the store: an upload, a demo loop, a render that was kept."""
 
     sound_id: Id
@@ -68,14 +68,14 @@ class SoundInfo(Struct):
     created_at: float = 0.0
 
 
-class UnitComponent(Struct, tag="unit", tag_field="kind"):
+class UnitComponent(Struct, tag="unit", tag_field="kind", frozen=True, kw_only=True):
     """Component ``unit`` of an existing decomposition (of this sound or another one)."""
 
     decomposition_id: Id
     unit: UnitIndex
 
 
-class LibraryComponent(Struct, tag="library", tag_field="kind"):
+class LibraryComponent(Struct, tag="library", tag_field="kind", frozen=True, kw_only=True):
     """A component saved in the library."""
 
     component_id: Id
@@ -84,7 +84,7 @@ class LibraryComponent(Struct, tag="library", tag_field="kind"):
 ComponentRef = UnitComponent | LibraryComponent
 
 
-class UnitEdit(Struct):
+class UnitEdit(Struct, frozen=True, kw_only=True):
     """How one unit is changed in a render; the default changes nothing."""
 
     unit: UnitIndex
@@ -95,7 +95,7 @@ class UnitEdit(Struct):
     shift_frames: Annotated[int, Meta(ge=-100_000, le=100_000)] = 0
 
 
-class RenderSpec(Struct):
+class RenderSpec(Struct, frozen=True, kw_only=True):
     """What to render from a decomposition: which units sound, and how each is edited.
 
     ``units`` lists the units that sound (solo/mute happen here); ``None`` means all of them.
@@ -106,7 +106,7 @@ class RenderSpec(Struct):
     edits: list[UnitEdit] = []
 
 
-class Provenance(Struct):
+class Provenance(Struct, frozen=True, kw_only=True):
     """Where a library component came from, so that a happy accident can be repeated."""
 
     sound_id: str
@@ -119,7 +119,7 @@ class Provenance(Struct):
     n_fft: int
 
 
-class LibraryItem(Struct):
+class LibraryItem(Struct, frozen=True, kw_only=True):
     """A saved component, with a display curve on the spectrogram's log-frequency rows."""
 
     component_id: Id
@@ -132,7 +132,7 @@ class LibraryItem(Struct):
     distance: float | None = None
 
 
-class Assignment(Struct):
+class Assignment(Struct, frozen=True, kw_only=True):
     """One line of a remix plan: unit ``unit`` takes library component ``component_id``."""
 
     unit: UnitIndex
@@ -146,7 +146,7 @@ class Assignment(Struct):
 # ============================================================================================
 
 
-class Hello(Frame, tag="hello"):
+class Hello(Frame, tag="hello", frozen=True, kw_only=True):
     """The first frame of every socket."""
 
     request_id: RequestId
@@ -154,27 +154,27 @@ class Hello(Frame, tag="hello"):
     client: Annotated[str, Meta(max_length=80)] = ""
 
 
-class ListSounds(Frame, tag="list_sounds"):
+class ListSounds(Frame, tag="list_sounds", frozen=True, kw_only=True):
     """Ask for every sound in the store."""
 
     request_id: RequestId
 
 
-class DeleteSound(Frame, tag="delete_sound"):
+class DeleteSound(Frame, tag="delete_sound", frozen=True, kw_only=True):
     """Remove a sound (its decompositions go with it; saved components stay)."""
 
     request_id: RequestId
     sound_id: Id
 
 
-class GetSpectrogram(Frame, tag="get_spectrogram"):
+class GetSpectrogram(Frame, tag="get_spectrogram", frozen=True, kw_only=True):
     """Stream the sound's spectrogram as uint8 tiles, left to right."""
 
     request_id: RequestId
     sound_id: Id
 
 
-class Decompose(Frame, tag="decompose"):
+class Decompose(Frame, tag="decompose", frozen=True, kw_only=True):
     """Decompose a sound (or a region of it) into ``n_components`` units.
 
     Replies: ``job_progress`` frames, then ``decomposition``. Cached by its settings.
@@ -190,21 +190,21 @@ class Decompose(Frame, tag="decompose"):
     seed: Seed = 0
 
 
-class GetDecomposition(Frame, tag="get_decomposition"):
+class GetDecomposition(Frame, tag="get_decomposition", frozen=True, kw_only=True):
     """Fetch a cached decomposition by id."""
 
     request_id: RequestId
     decomposition_id: Id
 
 
-class Cancel(Frame, tag="cancel"):
+class Cancel(Frame, tag="cancel", frozen=True, kw_only=True):
     """Cancel the long work started by ``target_request_id`` on this socket."""
 
     request_id: RequestId
     target_request_id: RequestId
 
 
-class PlaySound(Frame, tag="play_sound"):
+class PlaySound(Frame, tag="play_sound", frozen=True, kw_only=True):
     """Stream a sound (or a region of it) as PCM."""
 
     request_id: RequestId
@@ -213,14 +213,14 @@ class PlaySound(Frame, tag="play_sound"):
     end_s: Seconds | None = None
 
 
-class Audition(Frame, tag="audition"):
+class Audition(Frame, tag="audition", frozen=True, kw_only=True):
     """Render a decomposition with edits and stream it as PCM: one unit, several, or the edit."""
 
     request_id: RequestId
     spec: RenderSpec
 
 
-class PlanRemix(Frame, tag="plan_remix"):
+class PlanRemix(Frame, tag="plan_remix", frozen=True, kw_only=True):
     """Pick a library component for every unit by a strategy; the page applies the plan."""
 
     request_id: RequestId
@@ -230,7 +230,7 @@ class PlanRemix(Frame, tag="plan_remix"):
     tag: Tag | None = None
 
 
-class SaveComponent(Frame, tag="save_component"):
+class SaveComponent(Frame, tag="save_component", frozen=True, kw_only=True):
     """Save a unit's component to the library."""
 
     request_id: RequestId
@@ -240,7 +240,7 @@ class SaveComponent(Frame, tag="save_component"):
     tags: Annotated[list[Tag], Meta(max_length=16)] = []
 
 
-class ListLibrary(Frame, tag="list_library"):
+class ListLibrary(Frame, tag="list_library", frozen=True, kw_only=True):
     """List library components whose name contains ``query`` and that carry ``tag``."""
 
     request_id: RequestId
@@ -248,7 +248,7 @@ class ListLibrary(Frame, tag="list_library"):
     tag: Tag | None = None
 
 
-class FindSimilar(Frame, tag="find_similar"):
+class FindSimilar(Frame, tag="find_similar", frozen=True, kw_only=True):
     """The library components nearest in timbre to a component."""
 
     request_id: RequestId
@@ -256,7 +256,7 @@ class FindSimilar(Frame, tag="find_similar"):
     limit: Annotated[int, Meta(ge=1, le=100)] = 8
 
 
-class RenameComponent(Frame, tag="rename_component"):
+class RenameComponent(Frame, tag="rename_component", frozen=True, kw_only=True):
     """Give a library component a new name."""
 
     request_id: RequestId
@@ -264,7 +264,7 @@ class RenameComponent(Frame, tag="rename_component"):
     name: Name
 
 
-class TagComponent(Frame, tag="tag_component"):
+class TagComponent(Frame, tag="tag_component", frozen=True, kw_only=True):
     """Replace a library component's tags."""
 
     request_id: RequestId
@@ -272,7 +272,7 @@ class TagComponent(Frame, tag="tag_component"):
     tags: Annotated[list[Tag], Meta(max_length=16)]
 
 
-class DeleteComponent(Frame, tag="delete_component"):
+class DeleteComponent(Frame, tag="delete_component", frozen=True, kw_only=True):
     """Delete a library component."""
 
     request_id: RequestId
@@ -304,7 +304,7 @@ ClientFrame = (
 # ============================================================================================
 
 
-class Welcome(Frame, tag="welcome"):
+class Welcome(Frame, tag="welcome", frozen=True, kw_only=True):
     """The reply to ``hello``: versions and the limits this server enforces."""
 
     request_id: int
@@ -315,8 +315,11 @@ class Welcome(Frame, tag="welcome"):
     max_frame_bytes: int
 
 
-class Error(Frame, tag="error"):
-    """A request failed. ``code`` is stable; ``message`` is for people; ``error_id`` is in the log."""
+class Error(Frame, tag="error", frozen=True, kw_only=True):
+    """A request failed.
+
+    ``code`` is stable; ``message`` is for people; ``error_id`` names the server log entry.
+    """
 
     request_id: int
     code: str
@@ -324,27 +327,27 @@ class Error(Frame, tag="error"):
     error_id: str | None = None
 
 
-class Ok(Frame, tag="ok"):
+class Ok(Frame, tag="ok", frozen=True, kw_only=True):
     """A request that needs no data back succeeded."""
 
     request_id: int
 
 
-class Sounds(Frame, tag="sounds"):
+class Sounds(Frame, tag="sounds", frozen=True, kw_only=True):
     """Every sound in the store, newest first."""
 
     request_id: int
     sounds: list[SoundInfo]
 
 
-class SoundAdded(Frame, tag="sound_added"):
+class SoundAdded(Frame, tag="sound_added", frozen=True, kw_only=True):
     """Event: a sound was added (an upload from another tab, a kept render)."""
 
     request_id: int
     sound: SoundInfo
 
 
-class SpectrogramInfo(Frame, tag="spectrogram_info"):
+class SpectrogramInfo(Frame, tag="spectrogram_info", frozen=True, kw_only=True):
     """Geometry of the tiles that follow: ``n_rows`` log-frequency rows by ``n_frames`` frames."""
 
     request_id: int
@@ -357,7 +360,7 @@ class SpectrogramInfo(Frame, tag="spectrogram_info"):
     top_db: float
 
 
-class SpectrogramTile(Frame, tag="spectrogram_tile"):
+class SpectrogramTile(Frame, tag="spectrogram_tile", frozen=True, kw_only=True):
     """Frames ``[frame_start, frame_start + n_frames)``: uint8 dB, row-major (n_rows, n_frames).
 
     Row 0 is the lowest frequency. ``last`` marks the final tile.
@@ -371,7 +374,7 @@ class SpectrogramTile(Frame, tag="spectrogram_tile"):
     last: bool
 
 
-class JobProgress(Frame, tag="job_progress"):
+class JobProgress(Frame, tag="job_progress", frozen=True, kw_only=True):
     """Progress of long work started by ``request_id``."""
 
     request_id: int
@@ -379,7 +382,7 @@ class JobProgress(Frame, tag="job_progress"):
     stage: str
 
 
-class Decomposition(Frame, tag="decomposition"):
+class Decomposition(Frame, tag="decomposition", frozen=True, kw_only=True):
     """A decomposition ready to audition.
 
     ``components`` are float32 (n_components, n_rows) display curves on the spectrogram's rows,
@@ -405,7 +408,7 @@ class Decomposition(Frame, tag="decomposition"):
     cached: bool
 
 
-class AudioStart(Frame, tag="audio_start"):
+class AudioStart(Frame, tag="audio_start", frozen=True, kw_only=True):
     """PCM for ``request_id`` follows in audio frames; ``n_frames`` is the total length."""
 
     request_id: int
@@ -414,7 +417,7 @@ class AudioStart(Frame, tag="audio_start"):
     n_frames: int
 
 
-class AudioEnd(Frame, tag="audio_end"):
+class AudioEnd(Frame, tag="audio_end", frozen=True, kw_only=True):
     """All PCM for ``request_id`` was sent."""
 
     request_id: int
@@ -422,7 +425,7 @@ class AudioEnd(Frame, tag="audio_end"):
     peak: float
 
 
-class RemixPlan(Frame, tag="remix_plan"):
+class RemixPlan(Frame, tag="remix_plan", frozen=True, kw_only=True):
     """A library component for each unit, chosen by ``strategy``."""
 
     request_id: int
@@ -431,14 +434,14 @@ class RemixPlan(Frame, tag="remix_plan"):
     assignments: list[Assignment]
 
 
-class Library(Frame, tag="library"):
+class Library(Frame, tag="library", frozen=True, kw_only=True):
     """Library components (a listing or a similarity search, nearest first)."""
 
     request_id: int
     items: list[LibraryItem]
 
 
-class LibraryChanged(Frame, tag="library_changed"):
+class LibraryChanged(Frame, tag="library_changed", frozen=True, kw_only=True):
     """Event or reply: a library component was added, renamed, retagged or deleted."""
 
     request_id: int
@@ -468,9 +471,14 @@ ServerFrame = (
 CURVE_ROWS = 256
 
 
-def pack_pcm(request_id: int, chunk_index: int, sample_rate: int, pcm: bytes, channels: int) -> bytes:
+def pack_pcm(
+    request_id: int, chunk_index: int, sample_rate: int, pcm: bytes, channels: int
+) -> bytes:
     """Prefix interleaved little-endian float32 PCM with the audio-frame header."""
-    return PCM_HEADER.pack(PCM_MAGIC, PCM_KIND_F32, channels, request_id, chunk_index, sample_rate) + pcm
+    return (
+        PCM_HEADER.pack(PCM_MAGIC, PCM_KIND_F32, channels, request_id, chunk_index, sample_rate)
+        + pcm
+    )
 
 
 def schema() -> dict[str, object]:
@@ -499,8 +507,14 @@ def golden_frames() -> dict[str, Frame]:
         creator="ana",
         created_at=1700000000.5,
         provenance=Provenance(
-            sound_id="s1", sound_name="demo pad", decomposition_id="d1", unit=2,
-            n_components=6, beta=1.0, sample_rate=44100, n_fft=2048,
+            sound_id="s1",
+            sound_name="demo pad",
+            decomposition_id="d1",
+            unit=2,
+            n_components=6,
+            beta=1.0,
+            sample_rate=44100,
+            n_fft=2048,
         ),
         curve=curve,
         distance=0.125,
@@ -513,23 +527,50 @@ def golden_frames() -> dict[str, Frame]:
                 decomposition_id="d1",
                 units=[0, 2],
                 edits=[
-                    UnitEdit(unit=0, component=LibraryComponent(component_id="c0ffee"), gain_db=-3.5),
-                    UnitEdit(unit=2, component=UnitComponent(decomposition_id="d2", unit=1),
-                             reverse=True, stretch=2.0, shift_frames=-4),
+                    UnitEdit(
+                        unit=0, component=LibraryComponent(component_id="c0ffee"), gain_db=-3.5
+                    ),
+                    UnitEdit(
+                        unit=2,
+                        component=UnitComponent(decomposition_id="d2", unit=1),
+                        reverse=True,
+                        stretch=2.0,
+                        shift_frames=-4,
+                    ),
                 ],
             ),
         ),
-        "welcome": Welcome(request_id=1, protocol_version=PROTOCOL_VERSION, server_version="0.1.0",
-                           max_upload_bytes=1000, max_duration_s=60.0, max_frame_bytes=4096),
-        "error": Error(request_id=9, code="bad_parameter", message="n_components=0 must be in [1, 64]"),
-        "spectrogram_tile": SpectrogramTile(request_id=3, frame_start=128, n_frames=2, n_rows=3,
-                                            data=bytes(range(6)), last=True),
+        "welcome": Welcome(
+            request_id=1,
+            protocol_version=PROTOCOL_VERSION,
+            server_version="0.1.0",
+            max_upload_bytes=1000,
+            max_duration_s=60.0,
+            max_frame_bytes=4096,
+        ),
+        "error": Error(
+            request_id=9, code="bad_parameter", message="n_components=0 must be in [1, 64]"
+        ),
+        "spectrogram_tile": SpectrogramTile(
+            request_id=3, frame_start=128, n_frames=2, n_rows=3, data=bytes(range(6)), last=True
+        ),
         "decomposition": Decomposition(
-            request_id=4, decomposition_id="d1", sound_id="s1", n_components=2, beta=1.0, n_rows=2,
-            n_frames=3, frame_offset=5, hop_s=512 / 44100, start_s=0.0, end_s=1.5,
+            request_id=4,
+            decomposition_id="d1",
+            sound_id="s1",
+            n_components=2,
+            beta=1.0,
+            n_rows=2,
+            n_frames=3,
+            frame_offset=5,
+            hop_s=512 / 44100,
+            start_s=0.0,
+            end_s=1.5,
             components=struct.pack("<4f", 1.0, 0.5, 0.25, 1.0),
             activations=struct.pack("<6f", 0.0, 1.0, 0.5, 1.0, 0.0, 0.75),
-            unit_rms_db=[0.0, -6.02], loss=[10.5, 3.25], cached=False,
+            unit_rms_db=[0.0, -6.02],
+            loss=[10.5, 3.25],
+            cached=False,
         ),
         "library_changed": LibraryChanged(request_id=0, op="add", component_id="c0ffee", item=item),
         "audio_start": AudioStart(request_id=7, sample_rate=44100, channels=2, n_frames=4096),
@@ -551,7 +592,9 @@ def write_fixtures(folder: str) -> None:
     (out / "pcm.bin").write_bytes(pack_pcm(7, 0, 44100, pcm, 2))
 
 
-if __name__ == "__main__":  # pragma: no cover - exercised by `make protocol` and CI's freshness check
+if (
+    __name__ == "__main__"
+):  # pragma: no cover - exercised by `make protocol` and CI's freshness check
     import json
     import sys
 

@@ -29,7 +29,11 @@ class Executor(Protocol):
     """Runs work off the event loop."""
 
     async def run(
-        self, work: Work[T], *, progress: ProgressFn | None = None, cancel: CancelToken | None = None
+        self,
+        work: Work[T],
+        *,
+        progress: ProgressFn | None = None,
+        cancel: CancelToken | None = None,
     ) -> T:
         """Run ``work`` and return its result; progress is delivered on the event loop."""
         ...
@@ -59,10 +63,16 @@ class InProcessExecutor:
     """A thread pool in the server process: the default, needs nothing running beforehand."""
 
     def __init__(self, *, workers: int = 2) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="residue-job")
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, workers), thread_name_prefix="residue-job"
+        )
 
     async def run(
-        self, work: Work[T], *, progress: ProgressFn | None = None, cancel: CancelToken | None = None
+        self,
+        work: Work[T],
+        *,
+        progress: ProgressFn | None = None,
+        cancel: CancelToken | None = None,
     ) -> T:
         """Run ``work`` in the pool; ``cancel`` is checked by the work itself (cooperative)."""
         loop = asyncio.get_running_loop()

@@ -109,7 +109,9 @@ class Context:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = Store.open(settings.data_dir)
         store.sweep_orphans()
-        return cls(settings=settings, store=store, executor=InProcessExecutor(workers=settings.workers))
+        return cls(
+            settings=settings, store=store, executor=InProcessExecutor(workers=settings.workers)
+        )
 
     def close(self) -> None:
         """Stop the executor and close the store."""

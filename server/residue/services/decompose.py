@@ -53,7 +53,7 @@ def decompose(
     progress(0.0, "reading")
     D = spectral.stft(y[:, span.start : span.stop], device=ctx.settings.device)
     S = np.abs(D)
-    n_channels, n_bins, n_frames = S.shape
+    n_channels = S.shape[0]
     V = np.concatenate(list(S), axis=-1)  # (F, C*T): channels share the components
     cancel.raise_if_cancelled()
     result = nmf.decompose(
@@ -113,13 +113,15 @@ def open_decomposition(ctx: Context, decomposition_id: str) -> OpenDecomposition
             length=stop - start,
         )
 
-    return ctx.decompositions.get_or_make(decomposition_id, load)
+    opened: OpenDecomposition = ctx.decompositions.get_or_make(decomposition_id, load)
+    return opened
 
 
 def _unit_scale(x: np.ndarray) -> np.ndarray:
     """Scale each row to max 1 (silent rows stay 0)."""
     peak = x.max(axis=-1, keepdims=True)
-    return np.divide(x, peak, out=np.zeros_like(x), where=peak > 0).astype(np.float32)
+    out: np.ndarray = np.divide(x, peak, out=np.zeros_like(x), where=peak > 0)
+    return out.astype(np.float32)
 
 
 def decomposition_frame(

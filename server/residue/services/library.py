@@ -113,7 +113,10 @@ def plan_remix(ctx: Context, request: protocol.PlanRemix) -> list[protocol.Assig
         where = f" tagged {request.tag!r}" if request.tag else ""
         raise ParameterError(f"the library has no components{where} to remix with")
     queries = np.stack(
-        [descriptor(opened.W[:, k], sr=opened.sr, n_fft=opened.n_fft) for k in range(opened.n_components)]
+        [
+            descriptor(opened.W[:, k], sr=opened.sr, n_fft=opened.n_fft)
+            for k in range(opened.n_components)
+        ]
     )
     match = components.match_components(
         queries, matrix, strategy=request.strategy, rng=np.random.default_rng(request.seed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from residue.dsp.progress import ProgressFn, no_progress
 from residue.errors import ParameterError
 from residue.services.audio_io import read_audio_file, write_wav
 
+Strategy = Literal["nearest", "random", "weird"]
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff"}
 
 
@@ -106,8 +108,9 @@ def plot_units(dec: FileDecomposition, path: Path) -> None:
     freqs = spectral.row_frequencies(sr=dec.sr)
     acts = dec.H.sum(axis=0)
     t = np.arange(acts.shape[-1]) * spectral.HOP_LENGTH / dec.sr
-    fig, axes = plt.subplots(k, 2, figsize=(10, 1.2 * k + 0.6), squeeze=False,
-                             gridspec_kw={"width_ratios": [1, 3]})
+    fig, axes = plt.subplots(
+        k, 2, figsize=(10, 1.2 * k + 0.6), squeeze=False, gridspec_kw={"width_ratios": [1, 3]}
+    )
     for i in range(k):
         axes[i, 0].semilogx(freqs, curves[i], color="#e0a040")
         axes[i, 0].set_yticks([])
@@ -141,11 +144,12 @@ def library_from_files(
     """Components of audio files: ``(name, w, sr)`` for every unit of every file."""
     found: list[tuple[str, np.ndarray, int]] = []
     for i, path in enumerate(paths):
+        stage = f"library {path.name}"
         dec = decompose_file(
             path,
             n_components=n_components,
             settings=settings,
-            progress=lambda f, s, i=i: progress((i + f) / len(paths), f"library {path.name}"),
+            progress=lambda f, s, i=i, stage=stage: progress((i + f) / len(paths), stage),
         )
         found += [(f"{dec.name} unit {k + 1}", dec.W[:, k], dec.sr) for k in range(dec.W.shape[-1])]
     return found
@@ -155,7 +159,7 @@ def remix(
     dec: FileDecomposition,
     library: list[tuple[str, np.ndarray, int]],
     *,
-    strategy: str,
+    strategy: Strategy,
     seed: int = 0,
 ) -> RemixResult:
     """Replace every component of ``dec`` with a library component chosen by ``strategy``."""
@@ -168,7 +172,9 @@ def remix(
         for _, w, sr in library
     ]
     describe = components.describe_component
-    cand = np.stack([components.descriptor_vector(describe(w, sr=dec.sr, n_fft=spectral.N_FFT)) for w in target])
+    cand = np.stack(
+        [components.descriptor_vector(describe(w, sr=dec.sr, n_fft=spectral.N_FFT)) for w in target]
+    )
     query = np.stack(
         [
             components.descriptor_vector(describe(dec.W[:, k], sr=dec.sr, n_fft=spectral.N_FFT))
@@ -176,11 +182,19 @@ def remix(
         ]
     )
     match = components.match_components(
-        query, cand, strategy=strategy, rng=np.random.default_rng(seed)  # type: ignore[arg-type]
+        query,
+        cand,
+        strategy=strategy,
+        rng=np.random.default_rng(seed),
     )
     edits = {k: units.UnitEdit(component=target[int(i)]) for k, i in enumerate(match.indices)}
     y = units.render_units(
-        dec.D, dec.W_channels, dec.H, edits=edits, length=dec.y.shape[-1], hop_length=spectral.HOP_LENGTH
+        dec.D,
+        dec.W_channels,
+        dec.H,
+        edits=edits,
+        length=dec.y.shape[-1],
+        hop_length=spectral.HOP_LENGTH,
     )
     plan = [
         {"unit": k + 1, "component": library[int(i)][0], "distance": round(float(d), 4)}

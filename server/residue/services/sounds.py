@@ -116,9 +116,7 @@ def region(record: SoundRecord, *, start_s: float | None, end_s: float | None) -
     if start >= n:
         raise ParameterError(f"start_s={start_s} is past the end of the sound ({n / sr:.2f} s)")
     if stop - start < round(0.1 * sr):
-        raise ParameterError(
-            f"the region {start / sr:.3f}-{stop / sr:.3f} s is shorter than 0.1 s"
-        )
+        raise ParameterError(f"the region {start / sr:.3f}-{stop / sr:.3f} s is shorter than 0.1 s")
     return Region(start, stop)
 
 

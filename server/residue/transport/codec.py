@@ -12,7 +12,8 @@ _encoder = msgspec.msgpack.Encoder()
 
 def decode_client(data: bytes) -> protocol.ClientFrame:
     """Decode one client control frame (raises msgspec errors on malformed input)."""
-    return _decoder.decode(data)
+    frame: protocol.ClientFrame = _decoder.decode(data)
+    return frame
 
 
 def encode(frame: protocol.ServerFrame | protocol.ClientFrame) -> bytes:

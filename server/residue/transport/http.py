@@ -17,6 +17,7 @@ from residue.services import render as render_service
 from residue.services import sounds as sound_service
 from residue.services.audio_io import encode_wav
 from residue.services.context import Context
+from residue.services.decompose import open_decomposition
 from residue.transport.errors import describe, http_status
 from residue.transport.ws import Hub
 
@@ -27,7 +28,9 @@ def error_response(exc: BaseException) -> Response[bytes]:
     """The JSON error body every HTTP route returns: ``{code, message, error_id}``."""
     if isinstance(exc, HTTPException):
         body = {"code": "http", "message": exc.detail, "error_id": None}
-        return Response(_json.encode(body), status_code=exc.status_code, media_type="application/json")
+        return Response(
+            _json.encode(body), status_code=exc.status_code, media_type="application/json"
+        )
     code, message, error_id = describe(exc)
     body = {"code": code, "message": message, "error_id": error_id}
     return Response(_json.encode(body), status_code=http_status(exc), media_type="application/json")
@@ -55,7 +58,9 @@ async def upload_sound(
     limit = ctx.settings.max_upload_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise LimitExceeded(f"{name} is {int(declared) / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB")
+        raise LimitExceeded(
+            f"{name} is {int(declared) / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB"
+        )
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -116,7 +121,9 @@ async def unit_wav(
     opened, y = await ctx.executor.run(lambda p, t: render_service.render(ctx, spec))
     data = await ctx.executor.run(lambda p, t: encode_wav(y, sr=opened.sr))
     return _attachment(
-        data, filename=f"{render_service.export_stem(opened)} unit {unit + 1:02d}.wav", media_type="audio/wav"
+        data,
+        filename=f"{render_service.export_stem(opened)} unit {unit + 1:02d}.wav",
+        media_type="audio/wav",
     )
 
 
@@ -126,7 +133,7 @@ async def units_zip(state: State, decomposition_id: FromPath[str]) -> Response[b
     ctx = _ctx(state)
     data = await ctx.executor.run(lambda p, t: render_service.units_zip(ctx, decomposition_id))
     opened = await ctx.executor.run(
-        lambda p, t: render_service.open_decomposition(ctx, decomposition_id)
+        lambda p, t: open_decomposition(ctx, decomposition_id)
     )
     return _attachment(
         data, filename=f"{render_service.export_stem(opened)}.zip", media_type="application/zip"

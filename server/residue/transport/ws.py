@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
@@ -69,7 +69,8 @@ class Peer:
             if isinstance(item, asyncio.Future):
                 item.set_result(None)
                 continue
-            assert isinstance(item, bytes)  # noqa: S101 - internal invariant of this queue
+            if not isinstance(item, bytes):
+                continue
             try:
                 await self.socket.send_bytes(item)
             except (WebSocketDisconnect, RuntimeError, OSError):
@@ -93,7 +94,9 @@ class Hub:
 Handler = Callable[[Context, Hub, Peer, Any, CancelToken], Awaitable[None]]
 
 
-async def _hello(ctx: Context, hub: Hub, peer: Peer, f: protocol.Hello, cancel: CancelToken) -> None:
+async def _hello(
+    ctx: Context, hub: Hub, peer: Peer, f: protocol.Hello, cancel: CancelToken
+) -> None:
     if f.protocol_version != protocol.PROTOCOL_VERSION:
         raise UnsupportedError(
             f"protocol_version={f.protocol_version} is not supported; this server speaks "
@@ -114,31 +117,49 @@ async def _hello(ctx: Context, hub: Hub, peer: Peer, f: protocol.Hello, cancel: 
     )
 
 
-async def _list_sounds(ctx: Context, hub: Hub, peer: Peer, f: protocol.ListSounds, cancel: CancelToken) -> None:
+async def _list_sounds(
+    ctx: Context, hub: Hub, peer: Peer, f: protocol.ListSounds, cancel: CancelToken
+) -> None:
     records = ctx.store.sounds.list()
-    peer.send(protocol.Sounds(request_id=f.request_id, sounds=[sound_service.sound_info(r) for r in records]))
+    peer.send(
+        protocol.Sounds(
+            request_id=f.request_id, sounds=[sound_service.sound_info(r) for r in records]
+        )
+    )
 
 
-async def _delete_sound(ctx: Context, hub: Hub, peer: Peer, f: protocol.DeleteSound, cancel: CancelToken) -> None:
+async def _delete_sound(
+    ctx: Context, hub: Hub, peer: Peer, f: protocol.DeleteSound, cancel: CancelToken
+) -> None:
     ctx.store.sounds.delete(f.sound_id)
     ctx.decompositions.discard(lambda key: True)
     peer.send(protocol.Ok(request_id=f.request_id))
 
 
-async def _spectrogram(ctx: Context, hub: Hub, peer: Peer, f: protocol.GetSpectrogram, cancel: CancelToken) -> None:
+async def _spectrogram(
+    ctx: Context, hub: Hub, peer: Peer, f: protocol.GetSpectrogram, cancel: CancelToken
+) -> None:
     frames = await ctx.executor.run(
-        lambda progress, token: list(sound_service.spectrogram_tiles(ctx, f.sound_id, request_id=f.request_id))
+        lambda progress, token: list(
+            sound_service.spectrogram_tiles(ctx, f.sound_id, request_id=f.request_id)
+        )
     )
     for frame in frames:
         peer.send(frame)
 
 
-async def _decompose(ctx: Context, hub: Hub, peer: Peer, f: protocol.Decompose, cancel: CancelToken) -> None:
+async def _decompose(
+    ctx: Context, hub: Hub, peer: Peer, f: protocol.Decompose, cancel: CancelToken
+) -> None:
     def progress(fraction: float, stage: str, /) -> None:
-        peer.send(protocol.JobProgress(request_id=f.request_id, fraction=round(fraction, 4), stage=stage))
+        peer.send(
+            protocol.JobProgress(request_id=f.request_id, fraction=round(fraction, 4), stage=stage)
+        )
 
     opened, cached = await ctx.executor.run(
-        lambda p, token: decompose(ctx, f, progress=p, cancel=token), progress=progress, cancel=cancel
+        lambda p, token: decompose(ctx, f, progress=p, cancel=token),
+        progress=progress,
+        cancel=cancel,
     )
     peer.send(decomposition_frame(opened, request_id=f.request_id, cached=cached))
 
@@ -150,7 +171,9 @@ async def _get_decomposition(
     peer.send(decomposition_frame(opened, request_id=f.request_id, cached=True))
 
 
-async def _cancel(ctx: Context, hub: Hub, peer: Peer, f: protocol.Cancel, cancel: CancelToken) -> None:
+async def _cancel(
+    ctx: Context, hub: Hub, peer: Peer, f: protocol.Cancel, cancel: CancelToken
+) -> None:
     running = peer.running.get(f.target_request_id)
     if running is not None:
         running[1].cancel()
@@ -160,7 +183,9 @@ async def _cancel(ctx: Context, hub: Hub, peer: Peer, f: protocol.Cancel, cancel
 async def _stream_audio(peer: Peer, request_id: int, y: Any, sr: int) -> None:
     n = int(y.shape[-1])
     channels = int(y.shape[0])
-    peer.send(protocol.AudioStart(request_id=request_id, sample_rate=sr, channels=channels, n_frames=n))
+    peer.send(
+        protocol.AudioStart(request_id=request_id, sample_rate=sr, channels=channels, n_frames=n)
+    )
     for index, chunk in enumerate(render_service.pcm_chunks(y)):
         peer.send_raw(protocol.pack_pcm(request_id, index, sr, chunk, channels))
         if index == 0:
@@ -169,18 +194,24 @@ async def _stream_audio(peer: Peer, request_id: int, y: Any, sr: int) -> None:
     peer.send(protocol.AudioEnd(request_id=request_id, n_frames=n, peak=round(peak, 6)))
 
 
-async def _play_sound(ctx: Context, hub: Hub, peer: Peer, f: protocol.PlaySound, cancel: CancelToken) -> None:
+async def _play_sound(
+    ctx: Context, hub: Hub, peer: Peer, f: protocol.PlaySound, cancel: CancelToken
+) -> None:
     record, y = await ctx.executor.run(lambda p, t: sound_service.load_audio(ctx, f.sound_id))
     span = sound_service.region(record, start_s=f.start_s, end_s=f.end_s)
     await _stream_audio(peer, f.request_id, y[:, span.start : span.stop], record.sample_rate)
 
 
-async def _audition(ctx: Context, hub: Hub, peer: Peer, f: protocol.Audition, cancel: CancelToken) -> None:
+async def _audition(
+    ctx: Context, hub: Hub, peer: Peer, f: protocol.Audition, cancel: CancelToken
+) -> None:
     opened, y = await ctx.executor.run(lambda p, t: render_service.render(ctx, f.spec))
     await _stream_audio(peer, f.request_id, y, opened.sr)
 
 
-async def _plan_remix(ctx: Context, hub: Hub, peer: Peer, f: protocol.PlanRemix, cancel: CancelToken) -> None:
+async def _plan_remix(
+    ctx: Context, hub: Hub, peer: Peer, f: protocol.PlanRemix, cancel: CancelToken
+) -> None:
     assignments = await ctx.executor.run(lambda p, t: library_service.plan_remix(ctx, f))
     peer.send(
         protocol.RemixPlan(
@@ -192,45 +223,73 @@ async def _plan_remix(ctx: Context, hub: Hub, peer: Peer, f: protocol.PlanRemix,
     )
 
 
-def _changed(hub: Hub, peer: Peer, request_id: int, op: str, component_id: str, item: Any) -> None:
-    reply = protocol.LibraryChanged(request_id=request_id, op=op, component_id=component_id, item=item)  # type: ignore[arg-type]
-    peer.send(reply)
+LibraryOp = Literal["add", "rename", "tag", "delete"]
+
+
+def _changed(
+    hub: Hub, peer: Peer, request_id: int, op: LibraryOp, component_id: str, item: Any
+) -> None:
+    """Answer the request and tell every other socket (request_id 0 marks an event)."""
+    peer.send(
+        protocol.LibraryChanged(request_id=request_id, op=op, component_id=component_id, item=item)
+    )
     hub.broadcast(
-        protocol.LibraryChanged(request_id=0, op=op, component_id=component_id, item=item),  # type: ignore[arg-type]
+        protocol.LibraryChanged(request_id=0, op=op, component_id=component_id, item=item),
         exclude=peer,
     )
 
 
-async def _save_component(ctx: Context, hub: Hub, peer: Peer, f: protocol.SaveComponent, cancel: CancelToken) -> None:
+async def _save_component(
+    ctx: Context, hub: Hub, peer: Peer, f: protocol.SaveComponent, cancel: CancelToken
+) -> None:
     record = await ctx.executor.run(
         lambda p, t: library_service.save_component(
-            ctx, decomposition_id=f.decomposition_id, unit=f.unit, name=f.name, tags=list(f.tags), creator=peer.name
+            ctx,
+            decomposition_id=f.decomposition_id,
+            unit=f.unit,
+            name=f.name,
+            tags=list(f.tags),
+            creator=peer.name,
         )
     )
     _changed(hub, peer, f.request_id, "add", record.component_id, library_service.item(record))
 
 
-async def _list_library(ctx: Context, hub: Hub, peer: Peer, f: protocol.ListLibrary, cancel: CancelToken) -> None:
+async def _list_library(
+    ctx: Context, hub: Hub, peer: Peer, f: protocol.ListLibrary, cancel: CancelToken
+) -> None:
     records = ctx.store.library.list(query=f.query, tag=f.tag)
-    peer.send(protocol.Library(request_id=f.request_id, items=[library_service.item(r) for r in records]))
+    peer.send(
+        protocol.Library(request_id=f.request_id, items=[library_service.item(r) for r in records])
+    )
 
 
-async def _find_similar(ctx: Context, hub: Hub, peer: Peer, f: protocol.FindSimilar, cancel: CancelToken) -> None:
-    items = await ctx.executor.run(lambda p, t: library_service.similar(ctx, f.component, limit=f.limit))
+async def _find_similar(
+    ctx: Context, hub: Hub, peer: Peer, f: protocol.FindSimilar, cancel: CancelToken
+) -> None:
+    items = await ctx.executor.run(
+        lambda p, t: library_service.similar(ctx, f.component, limit=f.limit)
+    )
     peer.send(protocol.Library(request_id=f.request_id, items=items))
 
 
-async def _rename(ctx: Context, hub: Hub, peer: Peer, f: protocol.RenameComponent, cancel: CancelToken) -> None:
+async def _rename(
+    ctx: Context, hub: Hub, peer: Peer, f: protocol.RenameComponent, cancel: CancelToken
+) -> None:
     record = ctx.store.library.rename(f.component_id, f.name)
     _changed(hub, peer, f.request_id, "rename", record.component_id, library_service.item(record))
 
 
-async def _tag(ctx: Context, hub: Hub, peer: Peer, f: protocol.TagComponent, cancel: CancelToken) -> None:
+async def _tag(
+    ctx: Context, hub: Hub, peer: Peer, f: protocol.TagComponent, cancel: CancelToken
+) -> None:
     record = ctx.store.library.set_tags(f.component_id, list(f.tags))
     _changed(hub, peer, f.request_id, "tag", record.component_id, library_service.item(record))
 
 
-async def _delete(ctx: Context, hub: Hub, peer: Peer, f: protocol.DeleteComponent, cancel: CancelToken) -> None:
+async def _delete(
+    ctx: Context, hub: Hub, peer: Peer, f: protocol.DeleteComponent, cancel: CancelToken
+) -> None:
     ctx.store.library.delete(f.component_id)
     _changed(hub, peer, f.request_id, "delete", f.component_id, None)
 
@@ -259,7 +318,7 @@ async def _run(ctx: Context, hub: Hub, peer: Peer, frame: Any, cancel: CancelTok
     request_id = int(frame.request_id)
     try:
         await HANDLERS[type(frame)](ctx, hub, peer, frame, cancel)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes an error frame (transport.errors)
+    except Exception as exc:
         peer.send(error_frame(exc, request_id=request_id))
     finally:
         peer.running.pop(request_id, None)
@@ -281,17 +340,18 @@ async def serve(socket: WebSocket[Any, Any, Any], ctx: Context, hub: Hub) -> Non
                     raise ParameterError("empty or text frame: residue speaks binary msgpack")
                 if len(data) > ctx.settings.max_frame_bytes:
                     request_id = request_id_of(data)
-                    raise ParameterError(
-                        f"frame of {len(data)} bytes is over the {ctx.settings.max_frame_bytes} byte limit"
-                    )
+                    limit = ctx.settings.max_frame_bytes
+                    raise ParameterError(f"frame of {len(data)} bytes is over the {limit} byte limit")
                 request_id = request_id_of(data)
                 frame = decode_client(data)
                 request_id = frame.request_id
                 if not peer.greeted and not isinstance(frame, protocol.Hello):
                     raise ParameterError("the first frame must be 'hello'")
                 if request_id in peer.running:
-                    raise ParameterError(f"request_id={request_id} is already in use on this socket")
-            except Exception as exc:  # noqa: BLE001 - a bad frame gets an error frame, never a closed socket
+                    raise ParameterError(
+                        f"request_id={request_id} is already in use on this socket"
+                    )
+            except Exception as exc:
                 peer.send(error_frame(exc, request_id=request_id))
                 continue
             token = CancelToken()
