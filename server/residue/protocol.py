@@ -279,26 +279,6 @@ class DeleteComponent(Frame, tag="delete_component", frozen=True, kw_only=True):
     component_id: Id
 
 
-ClientFrame = (
-    Hello
-    | ListSounds
-    | DeleteSound
-    | GetSpectrogram
-    | Decompose
-    | GetDecomposition
-    | Cancel
-    | PlaySound
-    | Audition
-    | PlanRemix
-    | SaveComponent
-    | ListLibrary
-    | FindSimilar
-    | RenameComponent
-    | TagComponent
-    | DeleteComponent
-)
-
-
 # ============================================================================================
 # Server -> client
 # ============================================================================================
@@ -450,7 +430,30 @@ class LibraryChanged(Frame, tag="library_changed", frozen=True, kw_only=True):
     item: LibraryItem | None = None
 
 
-ServerFrame = (
+# ============================================================================================
+# The unions: each room of the page adds its own frames above and its union here.
+# ============================================================================================
+
+StudioClientFrame = (
+    Hello
+    | ListSounds
+    | DeleteSound
+    | GetSpectrogram
+    | Decompose
+    | GetDecomposition
+    | Cancel
+    | PlaySound
+    | Audition
+    | PlanRemix
+    | SaveComponent
+    | ListLibrary
+    | FindSimilar
+    | RenameComponent
+    | TagComponent
+    | DeleteComponent
+)
+
+StudioServerFrame = (
     Welcome
     | Error
     | Ok
@@ -466,6 +469,10 @@ ServerFrame = (
     | Library
     | LibraryChanged
 )
+
+ClientFrame = StudioClientFrame
+ServerFrame = StudioServerFrame
+
 
 #: Rows of every display curve and spectrogram.
 CURVE_ROWS = 256

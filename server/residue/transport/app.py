@@ -17,6 +17,7 @@ from residue.errors import ResidueError
 from residue.services import sounds as sound_service
 from residue.services.context import Context
 from residue.transport import http, ws
+from residue.transport.peer import Hub
 
 log = logging.getLogger("residue")
 
@@ -66,7 +67,7 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         ctx = context or Context.open(settings)
         app.state.ctx = ctx
-        app.state.hub = ws.Hub()
+        app.state.hub = Hub()
         if settings.demo:
             made = await ctx.executor.run(lambda p, t: sound_service.ensure_demo(ctx))
             if made:

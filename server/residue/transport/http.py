@@ -19,7 +19,7 @@ from residue.services.audio_io import encode_wav
 from residue.services.context import Context
 from residue.services.decompose import open_decomposition
 from residue.transport.errors import describe, http_status
-from residue.transport.ws import Hub
+from residue.transport.peer import Hub
 
 _json = msgspec.json.Encoder()
 
@@ -132,9 +132,7 @@ async def units_zip(state: State, decomposition_id: FromPath[str]) -> Response[b
     """Every unit of a decomposition as WAVs in a zip."""
     ctx = _ctx(state)
     data = await ctx.executor.run(lambda p, t: render_service.units_zip(ctx, decomposition_id))
-    opened = await ctx.executor.run(
-        lambda p, t: open_decomposition(ctx, decomposition_id)
-    )
+    opened = await ctx.executor.run(lambda p, t: open_decomposition(ctx, decomposition_id))
     return _attachment(
         data, filename=f"{render_service.export_stem(opened)}.zip", media_type="application/zip"
     )
