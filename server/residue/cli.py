@@ -127,6 +127,61 @@ def _remix(args: argparse.Namespace) -> int:
     return 0
 
 
+def _transcribe(args: argparse.Namespace) -> int:
+    from residue.dsp.notes import CleanupOptions
+    from residue.services import transcription
+
+    cleanup = CleanupOptions(
+        min_duration_s=args.min_duration,
+        merge_gap_s=args.merge_gap,
+        key=args.key,
+        quantize=args.quantize,
+        tempo_bpm=args.tempo,
+        steps_per_beat=args.grid,
+        max_notes_per_s=args.max_notes_per_s,
+    )
+    options = transcription.TranscribeOptions(
+        onset_threshold=args.onset_threshold,
+        frame_threshold=args.frame_threshold,
+        min_note_ms=args.min_note_ms,
+        min_pitch=args.min_pitch,
+        max_pitch=args.max_pitch,
+        bends=not args.no_bends,
+        cleanup=cleanup,
+    )
+    bar = ProgressBar()
+    result = transcription.run_transcribe_cli(
+        args.input, args.backend, args.out, options, settings=Settings.from_env(), progress=bar
+    )
+    bar.done()
+    print(
+        f"{result.out}: {result.n_notes} notes ({result.backend}; {result.duration_s:.1f} s of "
+        f"audio in {result.seconds:.1f} s)"
+    )
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    from residue.services import transcription
+
+    out = transcription.run_render_cli(
+        args.input,
+        args.synth,
+        args.out,
+        preset=args.preset,
+        program=args.program,
+        tuning=args.tuning,
+        tonic_key=args.tonic,
+        mapping=args.mapping,
+        sr=args.sr,
+        soundfont=args.soundfont,
+        sample=args.sample,
+        settings=Settings.from_env(),
+    )
+    print(out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -171,6 +226,52 @@ def build_parser() -> argparse.ArgumentParser:
     rmx.add_argument("--tag", default=None, help="only library components with this tag")
     rmx.add_argument("--seed", type=int, default=0)
     rmx.set_defaults(run=_remix)
+
+    tr = sub.add_parser("transcribe", help="turn a sound into MIDI")
+    tr.add_argument("input", type=Path)
+    tr.add_argument("--out", "-o", type=Path, required=True, help="output .mid")
+    tr.add_argument(
+        "--backend",
+        "-b",
+        choices=["basic-pitch", "nmf", "pyin", "drums"],
+        default=None,
+        help="default: basic-pitch when its model is installed, else nmf",
+    )
+    tr.add_argument("--onset-threshold", type=float, default=None)
+    tr.add_argument("--frame-threshold", type=float, default=None)
+    tr.add_argument("--min-note-ms", type=float, default=None, help="the backend's own minimum")
+    tr.add_argument("--min-pitch", type=int, default=None)
+    tr.add_argument("--max-pitch", type=int, default=None)
+    tr.add_argument("--min-duration", type=float, default=None, help="drop shorter notes (s)")
+    tr.add_argument("--merge-gap", type=float, default=None, help="join repeated notes (s)")
+    tr.add_argument("--max-notes-per-s", type=float, default=None, help="note budget")
+    tr.add_argument("--quantize", action="store_true", help="snap notes to a grid")
+    tr.add_argument("--tempo", type=float, default=None, help="grid tempo (default: detected)")
+    tr.add_argument("--grid", type=int, default=4, help="grid steps per beat (4 = sixteenths)")
+    tr.add_argument("--key", default=None, help="snap to a key: 'C major', 'A minor' or 'auto'")
+    tr.add_argument("--no-bends", action="store_true", help="drop pitch bends")
+    tr.set_defaults(run=_transcribe)
+
+    rn = sub.add_parser("render", help="play a MIDI file through a synth")
+    rn.add_argument("input", type=Path)
+    rn.add_argument("--out", "-o", type=Path, required=True, help="output WAV")
+    rn.add_argument(
+        "--synth",
+        "-s",
+        choices=["additive", "subtractive", "fm", "sampler", "soundfont"],
+        default="subtractive",
+    )
+    rn.add_argument("--preset", default=None)
+    rn.add_argument("--program", type=int, default=None, help="General MIDI program (soundfont)")
+    rn.add_argument(
+        "--soundfont", default=None, help="a .sf2 file (default: the installed GM font)"
+    )
+    rn.add_argument("--tuning", default="12-tet", help="12-tet, 24-tet, N-edo, just, or ratios")
+    rn.add_argument("--tonic", type=int, default=60, help="MIDI key of the tuning's 1/1")
+    rn.add_argument("--mapping", choices=["nearest", "keyboard"], default="nearest")
+    rn.add_argument("--sr", type=int, default=44100)
+    rn.add_argument("--sample", type=Path, default=None, help="audio played by the sampler")
+    rn.set_defaults(run=_render)
     return parser
 
 
