@@ -485,3 +485,12 @@ def test_exports(client: TestClient[Any], sock: Socket) -> None:
 def test_page_not_built_message(client: TestClient[Any]) -> None:
     r = client.get("/")
     assert r.status_code == 200 and "make run" in r.text
+
+
+def test_loop_tempo_snaps_to_whole_bars() -> None:
+    from residue.services.sounds import loop_tempo
+
+    assert loop_tempo(120.2, duration_s=4.0) == 120.0
+    assert loop_tempo(126.9, duration_s=7.5) == 128.0  # 4 bars at 128
+    assert loop_tempo(99.8, duration_s=3.3) == 100.0  # not whole bars: nearest whole BPM
+    assert loop_tempo(97.37, duration_s=3.3) == 97.37

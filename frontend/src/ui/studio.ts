@@ -244,7 +244,7 @@ export class Studio {
       this.#toasts.show(`Added ${info.name}`);
     } catch (err) {
       const e = err as UploadError;
-      this.#toasts.show(`Could not add ${file.name}: ${plain(e.message)}`, "error", e.errorId ?? null);
+      this.#toasts.show(plain(e.message), "error", e.errorId ?? null);
     } finally {
       this.store.set({ upload: null });
     }

@@ -53,7 +53,25 @@ def estimate_tempo(y: np.ndarray, *, sr: int) -> float | None:
     onset = librosa.onset.onset_strength(y=mono, sr=sr)
     tempo = librosa.feature.tempo(onset_envelope=onset, sr=sr, aggregate=np.median)
     bpm = float(np.atleast_1d(tempo)[0])
-    return round(bpm, 2) if 40.0 <= bpm <= 250.0 else None
+    if not 40.0 <= bpm <= 250.0:
+        return None
+    return loop_tempo(bpm, duration_s=mono.shape[-1] / sr)
+
+
+def loop_tempo(bpm: float, *, duration_s: float) -> float:
+    """Refine a detected tempo with the sound's length.
+
+    Loops are cut on bar lines, so when the sound lasts a whole number of bars at a tempo within
+    2% of the detected one, that tempo is exact (a 4.000 s loop detected at 120.2 BPM is two bars
+    at 120). Otherwise a tempo within 0.25 BPM of a whole number is taken as that number.
+    """
+    bars = round(duration_s * bpm / 240.0)
+    if bars >= 1:
+        exact = bars * 240.0 / duration_s
+        if abs(exact - bpm) <= 0.02 * bpm:
+            return round(exact, 3)
+    whole = round(bpm)
+    return float(whole) if abs(whole - bpm) <= 0.25 else round(bpm, 2)
 
 
 def ingest(ctx: Context, data: bytes, *, name: str) -> SoundRecord:
