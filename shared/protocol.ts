@@ -24,7 +24,13 @@ export type ClientFrame =
   | FindSimilar
   | RenameComponent
   | TagComponent
-  | DeleteComponent;
+  | DeleteComponent
+  | GetMidiChoices
+  | Transcribe
+  | GetSourceSpectrogram
+  | RenderNotes
+  | SaveRender
+  | ImportMidi;
 /**
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "ServerFrame".
@@ -43,7 +49,10 @@ export type ServerFrame =
   | AudioEnd
   | RemixPlan
   | Library
-  | LibraryChanged;
+  | LibraryChanged
+  | MidiChoices
+  | Transcription
+  | MidiParts;
 
 /**
  * residue wire contract, protocol version 1
@@ -301,6 +310,176 @@ export interface DeleteComponent {
   component_id: string;
   request_id: number;
   type: "delete_component";
+}
+/**
+ * Ask which backends, synths, SoundFonts, programs and tunings this server offers.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "GetMidiChoices".
+ */
+export interface GetMidiChoices {
+  request_id: number;
+  type: "get_midi_choices";
+}
+/**
+ * Transcribe a sound or a unit into notes (``None`` backend: the server's default).
+ *
+ *     Replies: ``job_progress`` frames, then ``transcription``.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Transcribe".
+ */
+export interface Transcribe {
+  backend?: string | null;
+  request_id: number;
+  settings?: TranscribeSettings;
+  source: SoundSource | UnitComponent;
+  type: "transcribe";
+}
+/**
+ * Thresholds and clean-ups of a transcription; ``None`` keeps the backend's default.
+ *
+ *     ``min_note_ms`` is both the backend's minimum note length and a clean-up after merging;
+ *     ``merge_gap_ms`` joins repeated notes; ``key`` snaps to a key ("A minor", or "auto");
+ *     ``quantize`` snaps to a grid of ``steps_per_beat`` at ``tempo_bpm`` (``None``: detected);
+ *     ``max_notes_per_s`` is a note budget (the most salient notes are kept).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "TranscribeSettings".
+ */
+export interface TranscribeSettings {
+  bends?: boolean;
+  frame_threshold?: number | null;
+  key?: string | null;
+  max_notes_per_s?: number | null;
+  max_pitch?: number | null;
+  merge_gap_ms?: number | null;
+  min_note_ms?: number | null;
+  min_pitch?: number | null;
+  min_velocity?: number | null;
+  onset_threshold?: number | null;
+  quantize?: boolean;
+  quantize_strength?: number;
+  steps_per_beat?: number;
+  tempo_bpm?: number | null;
+}
+/**
+ * A stored sound (or a region of it) as a source of notes or as a sampler instrument.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "SoundSource".
+ */
+export interface SoundSource {
+  end_s?: number | null;
+  kind: "sound";
+  sound_id: string;
+  start_s?: number | null;
+}
+/**
+ * Stream the spectrogram of a source (a unit sounds alone) as ``get_spectrogram`` does.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "GetSourceSpectrogram".
+ */
+export interface GetSourceSpectrogram {
+  request_id: number;
+  source: SoundSource | UnitComponent;
+  type: "get_source_spectrogram";
+}
+/**
+ * Render notes and stream them as PCM (``audio_start``, PCM frames, ``audio_end``).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "RenderNotes".
+ */
+export interface RenderNotes {
+  render: NoteRender;
+  request_id: number;
+  type: "render_notes";
+}
+/**
+ * How to play notes.
+ *
+ *     Synth and preset (the sampler's preset is its mode), GM program and SoundFont, tuning
+ *     ("12-tet", "24-tet", "N-edo", "just" or a list of ratios/cents), and a sampler instrument.
+ *     ``with_source`` mixes the source under the render ("both"); ``notes_from`` names where the
+ *     notes were transcribed from (kept in a saved render's provenance).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "NoteRender".
+ */
+export interface NoteRender {
+  instrument?: (UnitComponent | LibraryComponent | SoundSource) | null;
+  mapping?: "keyboard" | "nearest";
+  notes_from?: (SoundSource | UnitComponent) | null;
+  /**
+   * at least 1, at most 16 items
+   */
+  parts: NotePart[];
+  preset?: string | null;
+  program?: number | null;
+  sample_rate?: number;
+  soundfont?: string | null;
+  synth?: string;
+  tonic_key?: number;
+  tuning?: string;
+  with_source?: (SoundSource | UnitComponent) | null;
+}
+/**
+ * One part: its notes, GM program, whether it is a drum part, a name and its tempo.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "NotePart".
+ */
+export interface NotePart {
+  is_drum?: boolean;
+  name?: string;
+  /**
+   * at most 20000 items
+   */
+  notes: MidiNote[];
+  program?: number;
+  tempo_bpm?: number | null;
+}
+/**
+ * One note; times are seconds from the source's start.
+ *
+ *     ``bends`` is float32 little-endian pairs ``(time_s, semitones)``: the pitch curve relative to
+ *     ``pitch`` at times after ``start_s``, sorted (empty for a steady note).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "MidiNote".
+ */
+export interface MidiNote {
+  bends?: Uint8Array;
+  end_s: number;
+  pitch: number;
+  start_s: number;
+  velocity?: number;
+}
+/**
+ * Render notes and keep the result as a new sound (reply and event: ``sound_added``).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "SaveRender".
+ */
+export interface SaveRender {
+  name: string;
+  render: NoteRender;
+  request_id: number;
+  type: "save_render";
+}
+/**
+ * Read a Standard MIDI File into parts (reply: ``midi_parts``).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "ImportMidi".
+ */
+export interface ImportMidi {
+  data: Uint8Array;
+  name?: string;
+  request_id: number;
+  type: "import_midi";
 }
 /**
  * The reply to ``hello``: versions and the limits this server enforces.
@@ -562,6 +741,83 @@ export interface LibraryChanged {
   request_id: number;
   type: "library_changed";
 }
+/**
+ * What the MIDI room can do here; unavailable options carry the reason.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "MidiChoices".
+ */
+export interface MidiChoices {
+  backends: BackendChoice[];
+  default_backend: string;
+  max_notes: number;
+  programs: string[];
+  request_id: number;
+  scales: string[];
+  soundfonts: string[];
+  synths: SynthChoice[];
+  tunings: string[];
+  type: "midi_choices";
+}
+/**
+ * A transcription backend, and why it cannot run here when it cannot.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "BackendChoice".
+ */
+export interface BackendChoice {
+  available: boolean;
+  description: string;
+  name: string;
+  polyphonic: boolean;
+  reason: string;
+}
+/**
+ * A way to render notes, its presets, and why it cannot run here when it cannot.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "SynthChoice".
+ */
+export interface SynthChoice {
+  available: boolean;
+  name: string;
+  needs_instrument: boolean;
+  presets: string[];
+  reason: string;
+}
+/**
+ * Notes of a source: times from the source's start, which sits at ``start_s`` of the sound.
+ *
+ *     ``key`` is the key the notes suggest; ``seconds`` how long the work took.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Transcription".
+ */
+export interface Transcription {
+  backend: string;
+  duration_s: number;
+  key?: string | null;
+  part: NotePart;
+  request_id: number;
+  seconds?: number;
+  sound_id: string;
+  source: SoundSource | UnitComponent;
+  start_s: number;
+  type: "transcription";
+}
+/**
+ * The parts of an imported MIDI file.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "MidiParts".
+ */
+export interface MidiParts {
+  duration_s: number;
+  name: string;
+  parts: NotePart[];
+  request_id: number;
+  type: "midi_parts";
+}
 
 /** The `type` tag of every client frame. */
 export type ClientFrameType = ClientFrame["type"];
@@ -583,15 +839,21 @@ export const CLIENT_FRAME_REQUIRED: { readonly [T in ClientFrameType]: readonly 
   delete_sound: ["type", "request_id", "sound_id"],
   find_similar: ["type", "request_id", "component"],
   get_decomposition: ["type", "request_id", "decomposition_id"],
+  get_midi_choices: ["type", "request_id"],
+  get_source_spectrogram: ["type", "request_id", "source"],
   get_spectrogram: ["type", "request_id", "sound_id"],
   hello: ["type", "request_id", "protocol_version"],
+  import_midi: ["type", "request_id", "data"],
   list_library: ["type", "request_id"],
   list_sounds: ["type", "request_id"],
   plan_remix: ["type", "request_id", "decomposition_id"],
   play_sound: ["type", "request_id", "sound_id"],
   rename_component: ["type", "request_id", "component_id", "name"],
+  render_notes: ["type", "request_id", "render"],
   save_component: ["type", "request_id", "decomposition_id", "unit", "name"],
+  save_render: ["type", "request_id", "render", "name"],
   tag_component: ["type", "request_id", "component_id", "tags"],
+  transcribe: ["type", "request_id", "source"],
 };
 
 /** Required fields of each ServerFrame (from the schema), for a light runtime check. */
@@ -603,11 +865,14 @@ export const SERVER_FRAME_REQUIRED: { readonly [T in ServerFrameType]: readonly 
   job_progress: ["type", "request_id", "fraction", "stage"],
   library: ["type", "request_id", "items"],
   library_changed: ["type", "request_id", "op", "component_id"],
+  midi_choices: ["type", "request_id", "backends", "default_backend", "synths", "soundfonts", "programs", "tunings", "scales", "max_notes"],
+  midi_parts: ["type", "request_id", "name", "parts", "duration_s"],
   ok: ["type", "request_id"],
   remix_plan: ["type", "request_id", "decomposition_id", "strategy", "assignments"],
   sound_added: ["type", "request_id", "sound"],
   sounds: ["type", "request_id", "sounds"],
   spectrogram_info: ["type", "request_id", "sound_id", "n_rows", "n_frames", "hop_s", "f_min_hz", "f_max_hz", "top_db"],
   spectrogram_tile: ["type", "request_id", "frame_start", "n_frames", "n_rows", "data", "last"],
+  transcription: ["type", "request_id", "source", "backend", "part", "sound_id", "start_s", "duration_s"],
   welcome: ["type", "request_id", "protocol_version", "server_version", "max_upload_bytes", "max_duration_s", "max_frame_bytes"],
 };

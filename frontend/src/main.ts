@@ -5,6 +5,10 @@ import "./ui/styles.css";
 import { ResidueClient } from "./net/client";
 import { mountApp } from "./ui/app";
 import { installDebugHook } from "./ui/debug";
+import { installMidiDebugHook } from "./ui/midi/debug";
+import { onToMidi } from "./ui/midi/events";
+import { MidiRoom } from "./ui/midi/room";
+import { midiRoomView } from "./ui/midi/view";
 import { Studio } from "./ui/studio";
 import { Toasts } from "./ui/toast";
 
@@ -15,8 +19,14 @@ const studio = new Studio(client, toasts);
 
 const root = document.getElementById("app");
 if (!root) throw new Error("index.html has no #app");
-mountApp(root, studio, toasts);
+const midi = new MidiRoom(client, studio, toasts);
+const rooms = mountApp(root, studio, toasts, [{ id: "midi", label: "MIDI", elements: [midiRoomView(midi)], onHide: () => midi.stop() }]);
+onToMidi(({ decompositionId, unit, label }) => {
+  rooms.show("midi");
+  midi.openUnit(decompositionId, unit, label);
+});
 installDebugHook(studio);
+installMidiDebugHook(midi);
 
 const scheme = location.protocol === "https:" ? "wss:" : "ws:";
 client.connect(`${scheme}//${location.host}/ws`);

@@ -431,6 +431,218 @@ class LibraryChanged(Frame, tag="library_changed", frozen=True, kw_only=True):
 
 
 # ============================================================================================
+# The MIDI room: audio to notes, edited notes back to audio, .mid files
+# ============================================================================================
+
+MidiKey = Annotated[int, Meta(ge=0, le=127)]
+Velocity = Annotated[int, Meta(ge=1, le=127)]
+Program = Annotated[int, Meta(ge=0, le=127)]
+Tempo = Annotated[float, Meta(ge=30.0, le=300.0)]
+Threshold = Annotated[float, Meta(ge=0.0, le=1.0)]
+Choice = Annotated[str, Meta(min_length=1, max_length=40)]
+#: Notes of one part on the wire (as the transcription service's default limit).
+MAX_PART_NOTES = 20_000
+#: Points of one note's pitch-bend curve on the wire.
+MAX_BEND_POINTS = 4096
+#: Bytes of a .mid file sent over the socket.
+MAX_MIDI_BYTES = 900_000
+
+
+class SoundSource(Struct, tag="sound", tag_field="kind", frozen=True, kw_only=True):
+    """A stored sound (or a region of it) as a source of notes or as a sampler instrument."""
+
+    sound_id: Id
+    start_s: Seconds | None = None
+    end_s: Seconds | None = None
+
+
+#: What can be transcribed: a sound (region) or a unit of a decomposition.
+MidiSource = SoundSource | UnitComponent
+#: What a sampler can play: a unit's component, a library component, or a sound (one-shot).
+Instrument = UnitComponent | LibraryComponent | SoundSource
+
+
+class MidiNote(Struct, frozen=True, kw_only=True):
+    """One note; times are seconds from the source's start.
+
+    ``bends`` is float32 little-endian pairs ``(time_s, semitones)``: the pitch curve relative to
+    ``pitch`` at times after ``start_s``, sorted (empty for a steady note).
+    """
+
+    pitch: MidiKey
+    start_s: Seconds
+    end_s: Seconds
+    velocity: Velocity = 100
+    bends: Annotated[bytes, Meta(max_length=8 * MAX_BEND_POINTS)] = b""
+
+
+class NotePart(Struct, frozen=True, kw_only=True):
+    """One part: its notes, GM program, whether it is a drum part, a name and its tempo."""
+
+    notes: Annotated[list[MidiNote], Meta(max_length=MAX_PART_NOTES)]
+    program: Program = 0
+    is_drum: bool = False
+    name: Annotated[str, Meta(max_length=120)] = ""
+    tempo_bpm: Tempo | None = None
+
+
+class TranscribeSettings(Struct, frozen=True, kw_only=True):
+    """Thresholds and clean-ups of a transcription; ``None`` keeps the backend's default.
+
+    ``min_note_ms`` is both the backend's minimum note length and a clean-up after merging;
+    ``merge_gap_ms`` joins repeated notes; ``key`` snaps to a key ("A minor", or "auto");
+    ``quantize`` snaps to a grid of ``steps_per_beat`` at ``tempo_bpm`` (``None``: detected);
+    ``max_notes_per_s`` is a note budget (the most salient notes are kept).
+    """
+
+    onset_threshold: Threshold | None = None
+    frame_threshold: Threshold | None = None
+    min_note_ms: Annotated[float, Meta(ge=0.0, le=5000.0)] | None = None
+    min_pitch: MidiKey | None = None
+    max_pitch: MidiKey | None = None
+    bends: bool = True
+    min_velocity: Velocity | None = None
+    merge_gap_ms: Annotated[float, Meta(ge=0.0, le=2000.0)] | None = None
+    key: Choice | None = None
+    quantize: bool = False
+    tempo_bpm: Tempo | None = None
+    steps_per_beat: Annotated[int, Meta(ge=1, le=16)] = 4
+    quantize_strength: Annotated[float, Meta(ge=0.0, le=1.0)] = 1.0
+    max_notes_per_s: Annotated[float, Meta(ge=0.1, le=200.0)] | None = None
+
+
+class NoteRender(Struct, frozen=True, kw_only=True):
+    """How to play notes.
+
+    Synth and preset (the sampler's preset is its mode), GM program and SoundFont, tuning
+    ("12-tet", "24-tet", "N-edo", "just" or a list of ratios/cents), and a sampler instrument.
+    ``with_source`` mixes the source under the render ("both"); ``notes_from`` names where the
+    notes were transcribed from (kept in a saved render's provenance).
+    """
+
+    parts: Annotated[list[NotePart], Meta(min_length=1, max_length=16)]
+    synth: Choice = "subtractive"
+    preset: Choice | None = None
+    program: Program | None = None
+    soundfont: Annotated[str, Meta(min_length=1, max_length=120)] | None = None
+    tuning: Annotated[str, Meta(min_length=1, max_length=2000)] = "12-tet"
+    tonic_key: MidiKey = 60
+    mapping: Literal["nearest", "keyboard"] = "nearest"
+    instrument: Instrument | None = None
+    with_source: MidiSource | None = None
+    notes_from: MidiSource | None = None
+    sample_rate: Annotated[int, Meta(ge=8000, le=96000)] = 44100
+
+
+class BackendChoice(Struct, frozen=True, kw_only=True):
+    """A transcription backend, and why it cannot run here when it cannot."""
+
+    name: str
+    available: bool
+    reason: str
+    polyphonic: bool
+    description: str
+
+
+class SynthChoice(Struct, frozen=True, kw_only=True):
+    """A way to render notes, its presets, and why it cannot run here when it cannot."""
+
+    name: str
+    presets: list[str]
+    available: bool
+    reason: str
+    needs_instrument: bool
+
+
+class GetMidiChoices(Frame, tag="get_midi_choices", frozen=True, kw_only=True):
+    """Ask which backends, synths, SoundFonts, programs and tunings this server offers."""
+
+    request_id: RequestId
+
+
+class Transcribe(Frame, tag="transcribe", frozen=True, kw_only=True):
+    """Transcribe a sound or a unit into notes (``None`` backend: the server's default).
+
+    Replies: ``job_progress`` frames, then ``transcription``.
+    """
+
+    request_id: RequestId
+    source: MidiSource
+    backend: Choice | None = None
+    settings: TranscribeSettings = msgspec.field(default_factory=TranscribeSettings)
+
+
+class GetSourceSpectrogram(Frame, tag="get_source_spectrogram", frozen=True, kw_only=True):
+    """Stream the spectrogram of a source (a unit sounds alone) as ``get_spectrogram`` does."""
+
+    request_id: RequestId
+    source: MidiSource
+
+
+class RenderNotes(Frame, tag="render_notes", frozen=True, kw_only=True):
+    """Render notes and stream them as PCM (``audio_start``, PCM frames, ``audio_end``)."""
+
+    request_id: RequestId
+    render: NoteRender
+
+
+class SaveRender(Frame, tag="save_render", frozen=True, kw_only=True):
+    """Render notes and keep the result as a new sound (reply and event: ``sound_added``)."""
+
+    request_id: RequestId
+    render: NoteRender
+    name: Name
+
+
+class ImportMidi(Frame, tag="import_midi", frozen=True, kw_only=True):
+    """Read a Standard MIDI File into parts (reply: ``midi_parts``)."""
+
+    request_id: RequestId
+    data: Annotated[bytes, Meta(max_length=MAX_MIDI_BYTES)]
+    name: Annotated[str, Meta(max_length=120)] = ""
+
+
+class MidiChoices(Frame, tag="midi_choices", frozen=True, kw_only=True):
+    """What the MIDI room can do here; unavailable options carry the reason."""
+
+    request_id: int
+    backends: list[BackendChoice]
+    default_backend: str
+    synths: list[SynthChoice]
+    soundfonts: list[str]
+    programs: list[str]
+    tunings: list[str]
+    scales: list[str]
+    max_notes: int
+
+
+class Transcription(Frame, tag="transcription", frozen=True, kw_only=True):
+    """Notes of a source: times from the source's start, which sits at ``start_s`` of the sound.
+
+    ``key`` is the key the notes suggest; ``seconds`` how long the work took.
+    """
+
+    request_id: int
+    source: MidiSource
+    backend: str
+    part: NotePart
+    sound_id: str
+    start_s: float
+    duration_s: float
+    key: str | None = None
+    seconds: float = 0.0
+
+
+class MidiParts(Frame, tag="midi_parts", frozen=True, kw_only=True):
+    """The parts of an imported MIDI file."""
+
+    request_id: int
+    name: str
+    parts: list[NotePart]
+    duration_s: float
+
+
+# ============================================================================================
 # The unions: each room of the page adds its own frames above and its union here.
 # ============================================================================================
 
@@ -470,8 +682,14 @@ StudioServerFrame = (
     | LibraryChanged
 )
 
-ClientFrame = StudioClientFrame
-ServerFrame = StudioServerFrame
+MidiClientFrame = (
+    GetMidiChoices | Transcribe | GetSourceSpectrogram | RenderNotes | SaveRender | ImportMidi
+)
+
+MidiServerFrame = MidiChoices | Transcription | MidiParts
+
+ClientFrame = StudioClientFrame | MidiClientFrame
+ServerFrame = StudioServerFrame | MidiServerFrame
 
 
 #: Rows of every display curve and spectrogram.
@@ -581,6 +799,32 @@ def golden_frames() -> dict[str, Frame]:
         ),
         "library_changed": LibraryChanged(request_id=0, op="add", component_id="c0ffee", item=item),
         "audio_start": AudioStart(request_id=7, sample_rate=44100, channels=2, n_frames=4096),
+        "render_notes": RenderNotes(
+            request_id=11,
+            render=NoteRender(
+                parts=[NotePart(notes=[
+                    MidiNote(pitch=60, start_s=0.0, end_s=0.5, velocity=90),
+                    MidiNote(pitch=64, start_s=0.5, end_s=1.0,
+                             bends=struct.pack("<4f", 0.0, 0.0, 0.25, 0.5)),
+                ], program=33, name="bass", tempo_bpm=120.0)],
+                synth="sampler",
+                preset="grain",
+                tuning="19-edo",
+                instrument=UnitComponent(decomposition_id="d1", unit=3),
+                with_source=SoundSource(sound_id="s1", start_s=1.0, end_s=3.0),
+            ),
+        ),
+        "transcription": Transcription(
+            request_id=12,
+            source=UnitComponent(decomposition_id="d1", unit=3),
+            backend="nmf",
+            part=NotePart(notes=[MidiNote(pitch=45, start_s=0.25, end_s=0.75, velocity=101)]),
+            sound_id="s1",
+            start_s=1.0,
+            duration_s=2.0,
+            key="A minor",
+            seconds=0.125,
+        ),
     }
 
 

@@ -2,6 +2,7 @@
  * The page: layout, keyboard, file drops anywhere, and the debug hook for tests.
  */
 import { h } from "./dom";
+import { Rooms, type RoomSpec } from "./nav";
 import type { Studio } from "./studio";
 import type { Toasts } from "./toast";
 import { libraryPanel } from "./views/library";
@@ -11,7 +12,8 @@ import { transportBar } from "./views/transport";
 import { unitsPanel } from "./views/units";
 import { Viewport } from "./viewport";
 
-export function mountApp(root: HTMLElement, studio: Studio, toasts: Toasts): void {
+/** Mount the page: the studio, then the other `rooms` (each in the nav); returns the rooms. */
+export function mountApp(root: HTMLElement, studio: Studio, toasts: Toasts, rooms: readonly RoomSpec[] = []): Rooms {
   const viewport = new Viewport();
   const dropOverlay = h("div", { class: "drop-overlay", hidden: true, "aria-hidden": "true" }, h("div", {}, "Drop audio files to add them"));
   const header = h(
@@ -32,7 +34,13 @@ export function mountApp(root: HTMLElement, studio: Studio, toasts: Toasts): voi
     h("div", { class: "side" }, soundsPanel(studio), libraryPanel(studio)),
     h("div", { class: "work" }, soundView(studio, viewport), unitsPanel(studio, viewport)),
   );
-  root.replaceChildren(header, help, main, transportBar(studio), toasts.element, dropOverlay);
+  const transport = transportBar(studio);
+  const nav = new Rooms([{ id: "studio", label: "Studio", elements: [main, transport], onHide: () => {
+    studio.stop();
+    help.hidden = true;
+  } }, ...rooms]);
+  header.insertBefore(nav.nav, header.children[1] ?? null);
+  root.replaceChildren(header, help, main, transport, ...rooms.flatMap((r) => r.elements), toasts.element, dropOverlay);
 
   // the AudioContext may only start from a gesture: resume it on the first one
   const warm = (): void => {
@@ -43,7 +51,9 @@ export function mountApp(root: HTMLElement, studio: Studio, toasts: Toasts): voi
   window.addEventListener("pointerdown", warm, { capture: true });
   window.addEventListener("keydown", warm, { capture: true });
 
-  window.addEventListener("keydown", (e) => onKey(e, studio));
+  window.addEventListener("keydown", (e) => {
+    if (nav.active === "studio") onKey(e, studio);
+  });
 
   // files dropped anywhere
   let depth = 0;
@@ -71,6 +81,7 @@ export function mountApp(root: HTMLElement, studio: Studio, toasts: Toasts): voi
     if (files.length === 0) toasts.show("Nothing to add: drop audio files.", "error");
     for (const file of files) void studio.upload(file);
   });
+  return nav;
 }
 
 function onKey(e: KeyboardEvent, studio: Studio): void {

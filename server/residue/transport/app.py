@@ -16,7 +16,7 @@ from residue.config import Settings
 from residue.errors import ResidueError
 from residue.services import sounds as sound_service
 from residue.services.context import Context
-from residue.transport import http, ws
+from residue.transport import http, midi_http, ws
 from residue.transport.peer import Hub
 
 log = logging.getLogger("residue")
@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
                 ctx.close()
 
     static = settings.static_dir or DEFAULT_STATIC
-    handlers: list[Any] = [socket_handler, *http.ROUTES]
+    handlers: list[Any] = [socket_handler, *http.ROUTES, *midi_http.ROUTES]
     if (static / "index.html").is_file():
         handlers.append(
             create_static_files_router(

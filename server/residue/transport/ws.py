@@ -17,13 +17,13 @@ from residue import protocol
 from residue.dsp.progress import CancelToken
 from residue.errors import ParameterError
 from residue.services.context import Context
-from residue.transport import studio
+from residue.transport import midi, studio
 from residue.transport.codec import decode_client, request_id_of
 from residue.transport.errors import error_frame
 from residue.transport.peer import Handler, Hub, Peer
 
 #: Every request type the socket answers, room by room.
-HANDLERS: dict[type[Any], Handler] = {**studio.HANDLERS}
+HANDLERS: dict[type[Any], Handler] = {**studio.HANDLERS, **midi.HANDLERS}
 
 
 async def _run(ctx: Context, hub: Hub, peer: Peer, frame: Any, cancel: CancelToken) -> None:

@@ -6,6 +6,7 @@
 import { float32View } from "../../dsp/aligned";
 import { h, icon, ICONS, replaceChildren } from "../dom";
 import { dragHandle, dropTarget } from "../drag";
+import { requestToMidi } from "../midi/events";
 import { MAX_GAIN_DB, STRETCHES, type UnitAddress } from "../model/edits";
 import { MAX_K, type OpenDecomposition, type Studio } from "../studio";
 import type { Viewport } from "../viewport";
@@ -125,6 +126,11 @@ export function unitsPanel(studio: Studio, viewport: Viewport): HTMLElement {
         STRETCHES.map((s) => h("option", { value: String(s) }, `${s}×`)),
       );
       const wav = h("a", { class: "icon-button", download: "", "aria-label": `Download unit ${unit + 1} as WAV`, "data-testid": `export-unit-${unit}` }, icon(ICONS.download));
+      const toMidi = h(
+        "button",
+        { class: "toggle", "aria-label": `Turn unit ${unit + 1} into notes (MIDI room)`, title: "To MIDI: transcribe this unit into notes", "data-testid": `unit-to-midi-${unit}`, onclick: () => requestToMidi({ decompositionId: did, unit, label: `${d.soundName} unit ${unit + 1}` }) },
+        "MIDI",
+      );
       const lane = h("canvas", { class: "activation", "aria-hidden": "true", "data-testid": `activation-${unit}` });
       const el = h(
         "div",
@@ -136,7 +142,7 @@ export function unitsPanel(studio: Studio, viewport: Viewport): HTMLElement {
           name,
           curve,
           h("div", { class: "unit-label" }, source),
-          h("div", { class: "unit-buttons" }, play, solo, mute, reverse, stretch, wav),
+          h("div", { class: "unit-buttons" }, play, solo, mute, reverse, stretch, wav, toMidi),
           h("label", { class: "gain-field" }, h("span", { class: "visually-hidden" }, "Level"), gain, gainOut),
         ),
         lane,
