@@ -11,7 +11,8 @@ from residue.errors import JobCancelled
 class ProgressFn(Protocol):
     """Called with the fraction done in [0, 1] and a short plain-words stage name."""
 
-    def __call__(self, fraction: float, stage: str, /) -> None: ...
+    def __call__(self, fraction: float, stage: str, /) -> None:
+        """Report ``fraction`` of the work done, now in ``stage``."""
 
 
 def no_progress(fraction: float, stage: str, /) -> None:
