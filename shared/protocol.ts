@@ -30,7 +30,17 @@ export type ClientFrame =
   | GetSourceSpectrogram
   | RenderNotes
   | SaveRender
-  | ImportMidi;
+  | ImportMidi
+  | Join
+  | Resume
+  | SetPresence
+  | AddTag
+  | RemoveTag
+  | CreateSession
+  | ListSessions
+  | CreateInvite
+  | ListInvites
+  | RevokeInvite;
 /**
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "ServerFrame".
@@ -52,7 +62,15 @@ export type ServerFrame =
   | LibraryChanged
   | MidiChoices
   | Transcription
-  | MidiParts;
+  | MidiParts
+  | Joined
+  | LibraryOps
+  | Presence
+  | SessionCreated
+  | SessionList
+  | Invite
+  | Invites
+  | InviteRevoked;
 
 /**
  * residue wire contract, protocol version 1
@@ -276,10 +294,14 @@ export interface FindSimilar {
 /**
  * Give a library component a new name.
  *
+ *     With ``base_version`` (the item's ``version`` as seen) a rename of a name that someone else
+ *     changed meanwhile is refused with a ``conflict`` error instead of overwriting theirs.
+ *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "RenameComponent".
  */
 export interface RenameComponent {
+  base_version?: number | null;
   component_id: string;
   name: string;
   request_id: number;
@@ -480,6 +502,123 @@ export interface ImportMidi {
   name?: string;
   request_id: number;
   type: "import_midi";
+}
+/**
+ * Enter a session with a token (a sharing link's ``t``), under a display name.
+ *
+ *     Without a token only the default session can be entered, and only from the server's own
+ *     machine while it listens on a loopback address. A failed join leaves the socket outside of
+ *     every session.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Join".
+ */
+export interface Join {
+  name?: string;
+  request_id: number;
+  session_id?: string | null;
+  token?: string | null;
+  type: "join";
+}
+/**
+ * Catch up on the library: every op after ``since`` (0: the whole library).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Resume".
+ */
+export interface Resume {
+  request_id: number;
+  since: number;
+  type: "resume";
+}
+/**
+ * Tell the others what you are listening to (None: nothing), or a new display name.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "SetPresence".
+ */
+export interface SetPresence {
+  name?: string | null;
+  playing?: string | null;
+  request_id: number;
+  type: "set_presence";
+}
+/**
+ * Add one tag to a library component (commutes with everyone else's tag edits).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "AddTag".
+ */
+export interface AddTag {
+  component_id: string;
+  request_id: number;
+  tag: string;
+  type: "add_tag";
+}
+/**
+ * Remove one tag from a library component.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "RemoveTag".
+ */
+export interface RemoveTag {
+  component_id: string;
+  request_id: number;
+  tag: string;
+  type: "remove_tag";
+}
+/**
+ * Make a new named session (the server's owner only).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "CreateSession".
+ */
+export interface CreateSession {
+  name: string;
+  request_id: number;
+  type: "create_session";
+}
+/**
+ * List every session (the server's owner only).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "ListSessions".
+ */
+export interface ListSessions {
+  request_id: number;
+  type: "list_sessions";
+}
+/**
+ * Make a sharing link for the current session (the owner only).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "CreateInvite".
+ */
+export interface CreateInvite {
+  label?: string;
+  request_id: number;
+  type: "create_invite";
+}
+/**
+ * List the current session's sharing links (the owner only).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "ListInvites".
+ */
+export interface ListInvites {
+  request_id: number;
+  type: "list_invites";
+}
+/**
+ * Revoke a sharing link: whoever joined with it is let out at once (the owner only).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "RevokeInvite".
+ */
+export interface RevokeInvite {
+  invite_id: string;
+  request_id: number;
+  type: "revoke_invite";
 }
 /**
  * The reply to ``hello``: versions and the limits this server enforces.
@@ -711,6 +850,7 @@ export interface LibraryItem {
   name: string;
   provenance: Provenance;
   tags: string[];
+  version?: number;
 }
 /**
  * Where a library component came from, so that a happy accident can be repeated.
@@ -731,14 +871,21 @@ export interface Provenance {
 /**
  * Event or reply: a library component was added, renamed, retagged or deleted.
  *
+ *     ``seq`` is the op's number in the session's log (1, 2, 3, ... without gaps; 0 from an old
+ *     server); ``item`` is the component's state right after the op (None after a delete);
+ *     ``actor`` who did it; ``tag`` the tag of a ``tag``/``untag`` op.
+ *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "LibraryChanged".
  */
 export interface LibraryChanged {
+  actor?: string;
   component_id: string;
   item?: LibraryItem | null;
-  op: "add" | "delete" | "rename" | "tag";
+  op: "add" | "delete" | "rename" | "tag" | "untag";
   request_id: number;
+  seq?: number;
+  tag?: string | null;
   type: "library_changed";
 }
 /**
@@ -818,6 +965,159 @@ export interface MidiParts {
   request_id: number;
   type: "midi_parts";
 }
+/**
+ * The reply to ``join``: the session, who you are in it, who else is here, the log's end.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Joined".
+ */
+export interface Joined {
+  colour: string;
+  last_seq: number;
+  member_id: string;
+  members: Member[];
+  name: string;
+  request_id: number;
+  role: "admin" | "guest";
+  session: SessionInfo;
+  type: "joined";
+}
+/**
+ * Someone in the session: a display name, a colour, and what they are listening to.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Member".
+ */
+export interface Member {
+  colour: string;
+  member_id: string;
+  name: string;
+  playing?: string | null;
+  role: "admin" | "guest";
+}
+/**
+ * A session: a named workspace with its own sounds, units and library.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "SessionInfo".
+ */
+export interface SessionInfo {
+  created_at: number;
+  name: string;
+  session_id: string;
+}
+/**
+ * The reply to ``resume``: the ops after ``since`` up to ``last_seq``, oldest first.
+ *
+ *     When ``snapshot`` is set (``since`` was 0, or too much was missed) it is the whole library
+ *     as of ``last_seq`` and ``ops`` is empty.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "LibraryOps".
+ */
+export interface LibraryOps {
+  last_seq: number;
+  ops: LibraryOpInfo[];
+  request_id: number;
+  since: number;
+  snapshot?: LibraryItem[] | null;
+  type: "library_ops";
+}
+/**
+ * One missed op of the log: ``item`` is the component's state now (None once deleted).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "LibraryOpInfo".
+ */
+export interface LibraryOpInfo {
+  actor: string;
+  component_id: string;
+  detail: string;
+  item?: LibraryItem | null;
+  op: "add" | "delete" | "rename" | "tag" | "tags" | "untag";
+  seq: number;
+}
+/**
+ * Event: these members arrived or changed (``members``), these left (``left``).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Presence".
+ */
+export interface Presence {
+  left?: string[];
+  members: Member[];
+  request_id: number;
+  type: "presence";
+}
+/**
+ * The reply to ``create_session``.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "SessionCreated".
+ */
+export interface SessionCreated {
+  request_id: number;
+  session: SessionInfo;
+  type: "session_created";
+}
+/**
+ * The reply to ``list_sessions``.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "SessionList".
+ */
+export interface SessionList {
+  request_id: number;
+  sessions: SessionInfo[];
+  type: "session_list";
+}
+/**
+ * The reply to ``create_invite``: the link's token, shown this once.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Invite".
+ */
+export interface Invite {
+  invite: InviteInfo;
+  request_id: number;
+  session_id: string;
+  token: string;
+  type: "invite";
+}
+/**
+ * A sharing link of the session (the token itself is only shown when it is made).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "InviteInfo".
+ */
+export interface InviteInfo {
+  created_at: number;
+  invite_id: string;
+  label: string;
+  revoked: boolean;
+}
+/**
+ * The reply to ``list_invites``, newest first.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Invites".
+ */
+export interface Invites {
+  invites: InviteInfo[];
+  request_id: number;
+  type: "invites";
+}
+/**
+ * Reply and event: a sharing link was revoked.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "InviteRevoked".
+ */
+export interface InviteRevoked {
+  invite_id: string;
+  request_id: number;
+  type: "invite_revoked";
+}
 
 /** The `type` tag of every client frame. */
 export type ClientFrameType = ClientFrame["type"];
@@ -832,8 +1132,11 @@ export type ComponentRef = UnitComponent | LibraryComponent;
 
 /** Required fields of each ClientFrame (from the schema), for a light runtime check. */
 export const CLIENT_FRAME_REQUIRED: { readonly [T in ClientFrameType]: readonly string[] } = {
+  add_tag: ["type", "request_id", "component_id", "tag"],
   audition: ["type", "request_id", "spec"],
   cancel: ["type", "request_id", "target_request_id"],
+  create_invite: ["type", "request_id"],
+  create_session: ["type", "request_id", "name"],
   decompose: ["type", "request_id", "sound_id"],
   delete_component: ["type", "request_id", "component_id"],
   delete_sound: ["type", "request_id", "sound_id"],
@@ -844,14 +1147,21 @@ export const CLIENT_FRAME_REQUIRED: { readonly [T in ClientFrameType]: readonly 
   get_spectrogram: ["type", "request_id", "sound_id"],
   hello: ["type", "request_id", "protocol_version"],
   import_midi: ["type", "request_id", "data"],
+  join: ["type", "request_id"],
+  list_invites: ["type", "request_id"],
   list_library: ["type", "request_id"],
+  list_sessions: ["type", "request_id"],
   list_sounds: ["type", "request_id"],
   plan_remix: ["type", "request_id", "decomposition_id"],
   play_sound: ["type", "request_id", "sound_id"],
+  remove_tag: ["type", "request_id", "component_id", "tag"],
   rename_component: ["type", "request_id", "component_id", "name"],
   render_notes: ["type", "request_id", "render"],
+  resume: ["type", "request_id", "since"],
+  revoke_invite: ["type", "request_id", "invite_id"],
   save_component: ["type", "request_id", "decomposition_id", "unit", "name"],
   save_render: ["type", "request_id", "render", "name"],
+  set_presence: ["type", "request_id"],
   tag_component: ["type", "request_id", "component_id", "tags"],
   transcribe: ["type", "request_id", "source"],
 };
@@ -862,13 +1172,21 @@ export const SERVER_FRAME_REQUIRED: { readonly [T in ServerFrameType]: readonly 
   audio_start: ["type", "request_id", "sample_rate", "channels", "n_frames"],
   decomposition: ["type", "request_id", "decomposition_id", "sound_id", "n_components", "beta", "n_rows", "n_frames", "frame_offset", "hop_s", "start_s", "end_s", "components", "activations", "unit_rms_db", "loss", "cached"],
   error: ["type", "request_id", "code", "message"],
+  invite: ["type", "request_id", "session_id", "invite", "token"],
+  invite_revoked: ["type", "request_id", "invite_id"],
+  invites: ["type", "request_id", "invites"],
   job_progress: ["type", "request_id", "fraction", "stage"],
+  joined: ["type", "request_id", "session", "role", "member_id", "name", "colour", "members", "last_seq"],
   library: ["type", "request_id", "items"],
   library_changed: ["type", "request_id", "op", "component_id"],
+  library_ops: ["type", "request_id", "since", "last_seq", "ops"],
   midi_choices: ["type", "request_id", "backends", "default_backend", "synths", "soundfonts", "programs", "tunings", "scales", "max_notes"],
   midi_parts: ["type", "request_id", "name", "parts", "duration_s"],
   ok: ["type", "request_id"],
+  presence: ["type", "request_id", "members"],
   remix_plan: ["type", "request_id", "decomposition_id", "strategy", "assignments"],
+  session_created: ["type", "request_id", "session"],
+  session_list: ["type", "request_id", "sessions"],
   sound_added: ["type", "request_id", "sound"],
   sounds: ["type", "request_id", "sounds"],
   spectrogram_info: ["type", "request_id", "sound_id", "n_rows", "n_frames", "hop_s", "f_min_hz", "f_max_hz", "top_db"],

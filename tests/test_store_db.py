@@ -179,7 +179,8 @@ def test_query_one_and_blob_references(db: Database) -> None:
     digest = "a" * 64
     assert not db.blob_referenced(digest)
     db.execute(
-        "INSERT INTO sounds VALUES (?,?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO sounds (sound_id, name, sample_rate, channels, n_samples, origin,"
+        " tempo_bpm, created_at, provenance, blob) VALUES (?,?,?,?,?,?,?,?,?,?)",
         ("s1", "n", 44100, 1, 10, "upload", None, 0.0, "{}", digest),
     )
     assert db.blob_referenced(digest)
@@ -188,15 +189,19 @@ def test_query_one_and_blob_references(db: Database) -> None:
 
 def test_foreign_keys_cascade(db: Database) -> None:
     db.execute(
-        "INSERT INTO sounds VALUES (?,?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO sounds (sound_id, name, sample_rate, channels, n_samples, origin,"
+        " tempo_bpm, created_at, provenance, blob) VALUES (?,?,?,?,?,?,?,?,?,?)",
         ("s1", "n", 44100, 1, 10, "upload", None, 0.0, "{}", "a" * 64),
     )
     db.execute(
-        "INSERT INTO decompositions VALUES (?,?,?,?,?,?)", ("d1", "s1", "k", "{}", 0.0, "b" * 64)
+        "INSERT INTO decompositions (decomposition_id, sound_id, key, settings, created_at,"
+        " blob) VALUES (?,?,?,?,?,?)",
+        ("d1", "s1", "k", "{}", 0.0, "b" * 64),
     )
     with pytest.raises(sqlite3.IntegrityError):
         db.execute(
-            "INSERT INTO decompositions VALUES (?,?,?,?,?,?)",
+            "INSERT INTO decompositions (decomposition_id, sound_id, key, settings, created_at,"
+            " blob) VALUES (?,?,?,?,?,?)",
             ("d2", "missing", "k", "{}", 0.0, "b" * 64),
         )
     db.execute("DELETE FROM sounds WHERE sound_id = 's1'")

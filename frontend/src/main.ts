@@ -2,6 +2,7 @@
  * Entry point: the socket worker, the client, the studio, the page.
  */
 import "./ui/styles.css";
+import { loadCredentials } from "./net/auth";
 import { ResidueClient } from "./net/client";
 import { mountApp } from "./ui/app";
 import { installDebugHook } from "./ui/debug";
@@ -9,23 +10,30 @@ import { installMidiDebugHook } from "./ui/midi/debug";
 import { onToMidi } from "./ui/midi/events";
 import { MidiRoom } from "./ui/midi/room";
 import { midiRoomView } from "./ui/midi/view";
+import { SessionController } from "./ui/session";
 import { Studio } from "./ui/studio";
 import { Toasts } from "./ui/toast";
+import { sessionBar } from "./ui/views/session-bar";
+
+// a sharing link in the address bar is read (and taken out of it) before the rooms read the hash
+loadCredentials();
 
 const worker = new Worker(new URL("./workers/socket.worker.ts", import.meta.url), { type: "module", name: "residue-socket" });
 const client = new ResidueClient(worker);
 const toasts = new Toasts();
 const studio = new Studio(client, toasts);
+const session = new SessionController(client, studio, toasts);
 
 const root = document.getElementById("app");
 if (!root) throw new Error("index.html has no #app");
 const midi = new MidiRoom(client, studio, toasts);
 const rooms = mountApp(root, studio, toasts, [{ id: "midi", label: "MIDI", elements: [midiRoomView(midi)], onHide: () => midi.stop() }]);
+root.insertBefore(sessionBar(session), root.children[1] ?? null);
 onToMidi(({ decompositionId, unit, label }) => {
   rooms.show("midi");
   midi.openUnit(decompositionId, unit, label);
 });
-installDebugHook(studio);
+installDebugHook(studio, session);
 installMidiDebugHook(midi);
 
 const scheme = location.protocol === "https:" ? "wss:" : "ws:";

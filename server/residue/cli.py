@@ -54,6 +54,7 @@ def _serve(args: argparse.Namespace) -> int:
     )
     url = f"http://{settings.host}:{settings.port}"
     print(f"residue {__version__}: {url}  (data: {settings.data_dir})")
+    print(owner_notice(settings))
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -62,6 +63,23 @@ def _serve(args: argparse.Namespace) -> int:
         ws_max_size=settings.max_frame_bytes * 2,
     )
     return 0
+
+
+def owner_notice(settings: Settings) -> str:
+    """The owner's link (made at first start) and who may enter without one."""
+    from residue.store import Store
+    from residue.transport.auth import is_loopback
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with Store.open(settings.data_dir) as store:
+        token = store.sessions.ensure_owner_token(settings.data_dir)
+    host = settings.host if settings.host not in ("0.0.0.0", "::") else "<this machine>"
+    link = f"http://{host}:{settings.port}/#s=default&t={token}"
+    if settings.local_access and is_loopback(settings.host):
+        who = "this machine opens the studio without it; others need a link you share"
+    else:
+        who = "listening beyond this machine: every page needs a link (a token)"
+    return f"owner link (keep it private): {link}\n  {who}"
 
 
 def _decompose(args: argparse.Namespace) -> int:

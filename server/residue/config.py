@@ -18,6 +18,15 @@ DEFAULT_MAX_CHANNELS = 8
 DEFAULT_MIN_SAMPLE_RATE = 8_000
 DEFAULT_MAX_SAMPLE_RATE = 192_000
 DEFAULT_WORKERS = 2
+#: Frames a socket may send per second on average, and in one burst (a token bucket).
+DEFAULT_MAX_FRAMES_PER_S = 40.0
+DEFAULT_FRAME_BURST = 80
+#: Heavy jobs (decompositions, transcriptions) one session may run at once.
+DEFAULT_MAX_JOBS_PER_SESSION = 2
+#: Sessions with people in them at once, sessions that may exist, and sockets per session.
+DEFAULT_MAX_LIVE_SESSIONS = 16
+DEFAULT_MAX_SESSIONS = 200
+DEFAULT_MAX_SESSION_SOCKETS = 64
 _KIND_WORDS = {int: "an integer", float: "a number", str: "text"}
 
 
@@ -43,6 +52,16 @@ class Settings:
     demo: bool = True
     static_dir: Path | None = None
     models_dir: Path | None = field(default=None)
+    # Sessions and limits (see README "Sessions and sharing").
+    allowed_origins: tuple[str, ...] = ()
+    local_access: bool = True
+    redis_url: str | None = None
+    max_frames_per_s: float = DEFAULT_MAX_FRAMES_PER_S
+    frame_burst: int = DEFAULT_FRAME_BURST
+    max_jobs_per_session: int = DEFAULT_MAX_JOBS_PER_SESSION
+    max_live_sessions: int = DEFAULT_MAX_LIVE_SESSIONS
+    max_sessions: int = DEFAULT_MAX_SESSIONS
+    max_session_sockets: int = DEFAULT_MAX_SESSION_SOCKETS
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -59,6 +78,15 @@ class Settings:
             values["device"] = env["RESIDUE_DEVICE"] or None
         if "RESIDUE_DEMO" in env:
             values["demo"] = env["RESIDUE_DEMO"].lower() not in {"0", "false", "no", "off"}
+        if "RESIDUE_LOCAL_ACCESS" in env:
+            values["local_access"] = env["RESIDUE_LOCAL_ACCESS"].lower() not in {
+                "0", "false", "no", "off"
+            }
+        if "RESIDUE_ALLOWED_ORIGINS" in env:
+            origins = env["RESIDUE_ALLOWED_ORIGINS"].split(",")
+            values["allowed_origins"] = tuple(o.strip().rstrip("/") for o in origins if o.strip())
+        if env.get("RESIDUE_REDIS_URL"):
+            values["redis_url"] = env["RESIDUE_REDIS_URL"]
         for name, kind in (
             ("host", str),
             ("port", int),
@@ -69,6 +97,12 @@ class Settings:
             ("min_sample_rate", int),
             ("max_sample_rate", int),
             ("workers", int),
+            ("max_frames_per_s", float),
+            ("frame_burst", int),
+            ("max_jobs_per_session", int),
+            ("max_live_sessions", int),
+            ("max_sessions", int),
+            ("max_session_sockets", int),
         ):
             key = f"RESIDUE_{name.upper()}"
             if key in env:

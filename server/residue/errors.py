@@ -55,6 +55,18 @@ class ModelUnavailableError(UnsupportedError):
     code = "model_unavailable"
 
 
+class NotAuthorized(ResidueError):
+    """No valid token for what was asked: the session's data stays out of reach."""
+
+    code = "not_authorized"
+
+
+class Conflict(ResidueError):
+    """A change was based on a state that has moved on (a stale rename); nothing was changed."""
+
+    code = "conflict"
+
+
 class JobCancelled(ResidueError):
     """Raised inside long work when its cancel token is set."""
 

@@ -130,6 +130,7 @@ class LibraryItem(Struct, frozen=True, kw_only=True):
     provenance: Provenance
     curve: bytes  # float32 little-endian, length CURVE_ROWS, max 1
     distance: float | None = None
+    version: int = 1  # of the name: a rename names the version it was based on
 
 
 class Assignment(Struct, frozen=True, kw_only=True):
@@ -257,11 +258,16 @@ class FindSimilar(Frame, tag="find_similar", frozen=True, kw_only=True):
 
 
 class RenameComponent(Frame, tag="rename_component", frozen=True, kw_only=True):
-    """Give a library component a new name."""
+    """Give a library component a new name.
+
+    With ``base_version`` (the item's ``version`` as seen) a rename of a name that someone else
+    changed meanwhile is refused with a ``conflict`` error instead of overwriting theirs.
+    """
 
     request_id: RequestId
     component_id: Id
     name: Name
+    base_version: Annotated[int, Meta(ge=1)] | None = None
 
 
 class TagComponent(Frame, tag="tag_component", frozen=True, kw_only=True):
@@ -422,12 +428,20 @@ class Library(Frame, tag="library", frozen=True, kw_only=True):
 
 
 class LibraryChanged(Frame, tag="library_changed", frozen=True, kw_only=True):
-    """Event or reply: a library component was added, renamed, retagged or deleted."""
+    """Event or reply: a library component was added, renamed, retagged or deleted.
+
+    ``seq`` is the op's number in the session's log (1, 2, 3, ... without gaps; 0 from an old
+    server); ``item`` is the component's state right after the op (None after a delete);
+    ``actor`` who did it; ``tag`` the tag of a ``tag``/``untag`` op.
+    """
 
     request_id: int
-    op: Literal["add", "rename", "tag", "delete"]
+    op: Literal["add", "rename", "tag", "untag", "delete"]
     component_id: str
     item: LibraryItem | None = None
+    seq: int = 0
+    actor: str = ""
+    tag: str | None = None
 
 
 # ============================================================================================
@@ -643,6 +657,205 @@ class MidiParts(Frame, tag="midi_parts", frozen=True, kw_only=True):
 
 
 # ============================================================================================
+# === Sessions === shared workspaces: joining by link, presence, the library's op log, sharing
+# ============================================================================================
+
+#: A capability token (``secrets.token_urlsafe(32)``: 43 URL-safe characters).
+Token = Annotated[str, Meta(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
+DisplayName = Annotated[str, Meta(max_length=40)]
+#: Missed ops a resume sends one by one; past this the whole library comes instead.
+MAX_RESUME_OPS = 500
+
+
+class SessionInfo(Struct, frozen=True, kw_only=True):
+    """A session: a named workspace with its own sounds, units and library."""
+
+    session_id: str
+    name: str
+    created_at: float
+
+
+class Member(Struct, frozen=True, kw_only=True):
+    """Someone in the session: a display name, a colour, and what they are listening to."""
+
+    member_id: str
+    name: str
+    colour: str
+    role: Literal["admin", "guest"]
+    playing: str | None = None
+
+
+class InviteInfo(Struct, frozen=True, kw_only=True):
+    """A sharing link of the session (the token itself is only shown when it is made)."""
+
+    invite_id: str
+    label: str
+    created_at: float
+    revoked: bool
+
+
+class LibraryOpInfo(Struct, frozen=True, kw_only=True):
+    """One missed op of the log: ``item`` is the component's state now (None once deleted)."""
+
+    seq: int
+    op: Literal["add", "rename", "tags", "tag", "untag", "delete"]
+    component_id: str
+    actor: str
+    detail: str
+    item: LibraryItem | None = None
+
+
+class Join(Frame, tag="join", frozen=True, kw_only=True):
+    """Enter a session with a token (a sharing link's ``t``), under a display name.
+
+    Without a token only the default session can be entered, and only from the server's own
+    machine while it listens on a loopback address. A failed join leaves the socket outside of
+    every session.
+    """
+
+    request_id: RequestId
+    session_id: Id | None = None
+    token: Token | None = None
+    name: DisplayName = ""
+
+
+class Resume(Frame, tag="resume", frozen=True, kw_only=True):
+    """Catch up on the library: every op after ``since`` (0: the whole library)."""
+
+    request_id: RequestId
+    since: Annotated[int, Meta(ge=0, le=2**53)]
+
+
+class SetPresence(Frame, tag="set_presence", frozen=True, kw_only=True):
+    """Tell the others what you are listening to (None: nothing), or a new display name."""
+
+    request_id: RequestId
+    playing: Annotated[str, Meta(max_length=200)] | None = None
+    name: Annotated[str, Meta(min_length=1, max_length=40)] | None = None
+
+
+class AddTag(Frame, tag="add_tag", frozen=True, kw_only=True):
+    """Add one tag to a library component (commutes with everyone else's tag edits)."""
+
+    request_id: RequestId
+    component_id: Id
+    tag: Tag
+
+
+class RemoveTag(Frame, tag="remove_tag", frozen=True, kw_only=True):
+    """Remove one tag from a library component."""
+
+    request_id: RequestId
+    component_id: Id
+    tag: Tag
+
+
+class CreateSession(Frame, tag="create_session", frozen=True, kw_only=True):
+    """Make a new named session (the server's owner only)."""
+
+    request_id: RequestId
+    name: Annotated[str, Meta(min_length=1, max_length=60)]
+
+
+class ListSessions(Frame, tag="list_sessions", frozen=True, kw_only=True):
+    """List every session (the server's owner only)."""
+
+    request_id: RequestId
+
+
+class CreateInvite(Frame, tag="create_invite", frozen=True, kw_only=True):
+    """Make a sharing link for the current session (the owner only)."""
+
+    request_id: RequestId
+    label: Annotated[str, Meta(max_length=60)] = ""
+
+
+class ListInvites(Frame, tag="list_invites", frozen=True, kw_only=True):
+    """List the current session's sharing links (the owner only)."""
+
+    request_id: RequestId
+
+
+class RevokeInvite(Frame, tag="revoke_invite", frozen=True, kw_only=True):
+    """Revoke a sharing link: whoever joined with it is let out at once (the owner only)."""
+
+    request_id: RequestId
+    invite_id: Id
+
+
+class Joined(Frame, tag="joined", frozen=True, kw_only=True):
+    """The reply to ``join``: the session, who you are in it, who else is here, the log's end."""
+
+    request_id: int
+    session: SessionInfo
+    role: Literal["admin", "guest"]
+    member_id: str
+    name: str
+    colour: str
+    members: list[Member]
+    last_seq: int
+
+
+class LibraryOps(Frame, tag="library_ops", frozen=True, kw_only=True):
+    """The reply to ``resume``: the ops after ``since`` up to ``last_seq``, oldest first.
+
+    When ``snapshot`` is set (``since`` was 0, or too much was missed) it is the whole library
+    as of ``last_seq`` and ``ops`` is empty.
+    """
+
+    request_id: int
+    since: int
+    last_seq: int
+    ops: list[LibraryOpInfo]
+    snapshot: list[LibraryItem] | None = None
+
+
+class Presence(Frame, tag="presence", frozen=True, kw_only=True):
+    """Event: these members arrived or changed (``members``), these left (``left``)."""
+
+    request_id: int
+    members: list[Member]
+    left: list[str] = []
+
+
+class SessionCreated(Frame, tag="session_created", frozen=True, kw_only=True):
+    """The reply to ``create_session``."""
+
+    request_id: int
+    session: SessionInfo
+
+
+class SessionList(Frame, tag="session_list", frozen=True, kw_only=True):
+    """The reply to ``list_sessions``."""
+
+    request_id: int
+    sessions: list[SessionInfo]
+
+
+class Invite(Frame, tag="invite", frozen=True, kw_only=True):
+    """The reply to ``create_invite``: the link's token, shown this once."""
+
+    request_id: int
+    session_id: str
+    invite: InviteInfo
+    token: str
+
+
+class Invites(Frame, tag="invites", frozen=True, kw_only=True):
+    """The reply to ``list_invites``, newest first."""
+
+    request_id: int
+    invites: list[InviteInfo]
+
+
+class InviteRevoked(Frame, tag="invite_revoked", frozen=True, kw_only=True):
+    """Reply and event: a sharing link was revoked."""
+
+    request_id: int
+    invite_id: str
+
+
+# ============================================================================================
 # The unions: each room of the page adds its own frames above and its union here.
 # ============================================================================================
 
@@ -688,8 +901,32 @@ MidiClientFrame = (
 
 MidiServerFrame = MidiChoices | Transcription | MidiParts
 
-ClientFrame = StudioClientFrame | MidiClientFrame
-ServerFrame = StudioServerFrame | MidiServerFrame
+SessionClientFrame = (
+    Join
+    | Resume
+    | SetPresence
+    | AddTag
+    | RemoveTag
+    | CreateSession
+    | ListSessions
+    | CreateInvite
+    | ListInvites
+    | RevokeInvite
+)
+
+SessionServerFrame = (
+    Joined
+    | LibraryOps
+    | Presence
+    | SessionCreated
+    | SessionList
+    | Invite
+    | Invites
+    | InviteRevoked
+)
+
+ClientFrame = StudioClientFrame | MidiClientFrame | SessionClientFrame
+ServerFrame = StudioServerFrame | MidiServerFrame | SessionServerFrame
 
 
 #: Rows of every display curve and spectrogram.

@@ -1,8 +1,11 @@
 /**
  * The client API the page calls: typed requests over the socket worker, with correlation.
  *
- * Requests made before the server's `welcome` wait for it; when the socket closes, pending requests
- * fail with {@link ConnectionLost} and the worker reconnects (the page is told through `status`).
+ * Requests made before the server's `welcome` wait for it (and, when the page enters a session,
+ * for `joined`: `join` is the first request after `hello`, so nothing else reaches the server
+ * before the socket is in its session); when the socket closes, pending requests fail with
+ * {@link ConnectionLost} and the worker reconnects (the page is told through `status`), which says
+ * hello and joins again.
  */
 import {
   PROTOCOL_VERSION,
@@ -10,13 +13,19 @@ import {
   type ClientFrame,
   type ComponentRef,
   type Decomposition,
+  type InviteInfo,
+  type InviteRevoked,
+  type Joined,
   type LibraryChanged,
   type LibraryItem,
+  type LibraryOps,
+  type Presence,
   type RemixPlan,
   type RenderSpec,
   type ServerFrame,
   type ServerFrameOf,
   type ServerFrameType,
+  type SessionInfo,
   type SoundAdded,
   type SoundInfo,
   type SpectrogramInfo,
@@ -44,9 +53,22 @@ export interface Pending<T> {
   readonly done: Promise<T>;
 }
 
+/** What `join` sends: the session (null: the default one), its token, a display name. */
+export interface JoinArgs {
+  readonly sessionId: string | null;
+  readonly token: string | null;
+  readonly name: string;
+}
+
 export interface ClientEvents {
   status: { state: ConnectionState; attempt: number };
+  /** The socket is ready for requests (after `joined` when the page joins a session). */
   welcome: Welcome;
+  joined: Joined;
+  /** The server refused to let this tab into the session (a bad link, a limit). */
+  refused: ServerError;
+  presence: Presence;
+  inviteRevoked: InviteRevoked;
   soundAdded: SoundAdded;
   libraryChanged: LibraryChanged;
   stream: StreamEvent;
@@ -59,6 +81,8 @@ export class ResidueClient extends Emitter<ClientEvents> {
   readonly #correlator = new Correlator();
   #state: ConnectionState = "connecting";
   #welcome: Welcome | null = null;
+  #ready = false;
+  #join: (() => JoinArgs) | null = null;
   #waiting: (() => void)[] = [];
 
   constructor(port: WorkerPort) {
@@ -76,6 +100,11 @@ export class ResidueClient extends Emitter<ClientEvents> {
 
   connect(url: string): void {
     this.#post({ type: "connect", url });
+  }
+
+  /** Join a session after every hello (`args` is read each time: the name may have changed). */
+  joinWith(args: () => JoinArgs): void {
+    this.#join = args;
   }
 
   /** Give the worker the player's PCM sink (ring or port; a port is transferred). */
@@ -200,8 +229,48 @@ export class ResidueClient extends Emitter<ClientEvents> {
     return this.request({ type: "find_similar", component, limit }, "library").done.then((f) => f.items);
   }
 
-  renameComponent(componentId: string, name: string): Promise<LibraryChanged> {
-    return this.request({ type: "rename_component", component_id: componentId, name }, "library_changed").done;
+  /** Rename from the version seen: a rename by someone else meanwhile makes it a `conflict`. */
+  renameComponent(componentId: string, name: string, baseVersion: number | null = null): Promise<LibraryChanged> {
+    return this.request({ type: "rename_component", component_id: componentId, name, base_version: baseVersion }, "library_changed").done;
+  }
+
+  addTag(componentId: string, tag: string): Promise<LibraryChanged> {
+    return this.request({ type: "add_tag", component_id: componentId, tag }, "library_changed").done;
+  }
+
+  removeTag(componentId: string, tag: string): Promise<LibraryChanged> {
+    return this.request({ type: "remove_tag", component_id: componentId, tag }, "library_changed").done;
+  }
+
+  /** The library ops after `since` (0: the whole library). */
+  resume(since: number): Promise<LibraryOps> {
+    return this.request({ type: "resume", since }, "library_ops").done;
+  }
+
+  /** Tell the session what this tab is listening to (null: nothing). */
+  setPresence(playing: string | null, name: string | null = null): Promise<void> {
+    return this.request({ type: "set_presence", playing, name }, "ok").done.then(() => undefined);
+  }
+
+  createSession(name: string): Promise<SessionInfo> {
+    return this.request({ type: "create_session", name }, "session_created").done.then((f) => f.session);
+  }
+
+  listSessions(): Promise<SessionInfo[]> {
+    return this.request({ type: "list_sessions" }, "session_list").done.then((f) => f.sessions);
+  }
+
+  /** A new sharing link of this session: its id and token (shown this once). */
+  createInvite(label = ""): Promise<{ sessionId: string; invite: InviteInfo; token: string }> {
+    return this.request({ type: "create_invite", label }, "invite").done.then((f) => ({ sessionId: f.session_id, invite: f.invite, token: f.token }));
+  }
+
+  listInvites(): Promise<InviteInfo[]> {
+    return this.request({ type: "list_invites" }, "invites").done.then((f) => f.invites);
+  }
+
+  revokeInvite(inviteId: string): Promise<void> {
+    return this.request({ type: "revoke_invite", invite_id: inviteId }, "invite_revoked").done.then(() => undefined);
   }
 
   tagComponent(componentId: string, tags: string[]): Promise<LibraryChanged> {
@@ -233,7 +302,7 @@ export class ResidueClient extends Emitter<ClientEvents> {
   }
 
   #whenReady(fn: () => void): void {
-    if (this.#welcome && this.#state === "open") fn();
+    if (this.#ready && this.#state === "open") fn();
     else this.#waiting.push(fn);
   }
 
@@ -244,6 +313,7 @@ export class ResidueClient extends Emitter<ClientEvents> {
         if (msg.state === "open") this.#hello();
         if (msg.state === "closed") {
           this.#welcome = null;
+          this.#ready = false;
           this.#correlator.failAll(new ConnectionLost("The connection to the server was lost."));
           // requests waiting for a welcome would carry ids that are no longer routed: drop them
           this.#waiting = [];
@@ -267,8 +337,8 @@ export class ResidueClient extends Emitter<ClientEvents> {
       onFrame: (f) => {
         if (f.type === "welcome") {
           this.#welcome = f;
-          this.emit("welcome", f);
-          for (const fn of this.#waiting.splice(0)) fn();
+          if (this.#join) this.#sendJoin(f, this.#join());
+          else this.#open(f);
         }
         return true;
       },
@@ -280,11 +350,41 @@ export class ResidueClient extends Emitter<ClientEvents> {
     });
   }
 
+  #sendJoin(welcome: Welcome, args: JoinArgs): void {
+    const requestId = this.#correlator.register({
+      onFrame: (f) => {
+        if (f.type === "joined") {
+          this.emit("joined", f);
+          this.#open(welcome);
+        }
+        return true;
+      },
+      onError: (err) => {
+        if (err instanceof ServerError) this.emit("refused", err);
+        else this.emit("problem", { message: err.message, error: null });
+      },
+    });
+    this.#post({
+      type: "send",
+      frame: { type: "join", request_id: requestId, session_id: args.sessionId, token: args.token, name: args.name.slice(0, 40) },
+    });
+  }
+
+  /** The socket may carry requests now: tell the page, send what waited. */
+  #open(welcome: Welcome): void {
+    this.#ready = true;
+    this.emit("welcome", welcome);
+    for (const fn of this.#waiting.splice(0)) fn();
+  }
+
   #frame(frame: ServerFrame): void {
     const result = this.#correlator.dispatch(frame);
     if (result === "event") {
       if (frame.type === "sound_added") this.emit("soundAdded", frame);
       else if (frame.type === "library_changed") this.emit("libraryChanged", frame);
+      else if (frame.type === "presence") this.emit("presence", frame);
+      else if (frame.type === "invite_revoked") this.emit("inviteRevoked", frame);
+      else if (frame.type === "error" && frame.code === "not_authorized") this.emit("refused", new ServerError(frame));
       else if (frame.type === "error") this.emit("problem", { message: frame.message, error: new ServerError(frame) });
     } else if (result === "orphan" && frame.type === "error") {
       this.emit("problem", { message: frame.message, error: new ServerError(frame) });

@@ -134,9 +134,17 @@ function pageFrames(): { name: string; frame: ClientFrame; full: Json }[] {
     { type: "list_library", request_id: 12, query: "pad", tag: "keep" },
     { type: "find_similar", request_id: 13, component: { kind: "unit", decomposition_id: "d1", unit: 0 }, limit: 8 },
     { type: "find_similar", request_id: 14, component: { kind: "library", component_id: "c0ffee" }, limit: 12 },
-    { type: "rename_component", request_id: 15, component_id: "c0ffee", name: "warmer pad" },
+    { type: "rename_component", request_id: 15, component_id: "c0ffee", name: "warmer pad", base_version: 3 },
     { type: "tag_component", request_id: 16, component_id: "c0ffee", tags: ["pad"] },
     { type: "delete_component", request_id: 17, component_id: "c0ffee" },
+    { type: "join", request_id: 19, session_id: "f00d42", token: "q".repeat(43), name: "ana" },
+    { type: "resume", request_id: 20, since: 41 },
+    { type: "add_tag", request_id: 21, component_id: "c0ffee", tag: "dark" },
+    { type: "remove_tag", request_id: 22, component_id: "c0ffee", tag: "pad" },
+    { type: "set_presence", request_id: 23, playing: "unit 3 of demo drums", name: null },
+    { type: "create_session", request_id: 24, name: "tuesday duo" },
+    { type: "create_invite", request_id: 25, label: "for bo" },
+    { type: "revoke_invite", request_id: 26, invite_id: "beef01" },
   ];
   const frames = explicit.map((frame) => ({ name: frame.type === "find_similar" ? `find_similar_${frame.request_id}` : frame.type, frame, full: frame as unknown as Json }));
   frames.push({

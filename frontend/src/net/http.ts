@@ -2,6 +2,7 @@
  * The HTTP side: uploads (XMLHttpRequest, for upload progress) and rendered downloads.
  */
 import type { RenderSpec, SoundInfo } from "@shared/protocol";
+import { authHeaders } from "./auth";
 
 /** An HTTP request failed; `message` is for people. */
 export class UploadError extends Error {
@@ -49,6 +50,7 @@ export function uploadSound(file: File, onProgress: (fraction: number) => void):
     const xhr = new XMLHttpRequest();
     xhr.open("POST", `/api/sounds?name=${encodeURIComponent(file.name)}`);
     xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
+    for (const [k, v] of Object.entries(authHeaders())) xhr.setRequestHeader(k, v);
     xhr.upload.onprogress = (e) => {
       if (e.lengthComputable && e.total > 0) onProgress(e.loaded / e.total);
     };
@@ -72,9 +74,16 @@ export function uploadSound(file: File, onProgress: (fraction: number) => void):
 export async function renderWav(spec: RenderSpec): Promise<{ blob: Blob; filename: string | null }> {
   const res = await fetch("/api/render.wav", {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", ...authHeaders() },
     body: JSON.stringify(spec),
   });
+  if (!res.ok) throw parseErrorBody(res.status, await res.text());
+  return { blob: await res.blob(), filename: filenameOf(res.headers.get("Content-Disposition")) };
+}
+
+/** GET a file of this session (with its token) for a download. */
+export async function fetchFile(url: string): Promise<{ blob: Blob; filename: string | null }> {
+  const res = await fetch(url, { headers: authHeaders() });
   if (!res.ok) throw parseErrorBody(res.status, await res.text());
   return { blob: await res.blob(), filename: filenameOf(res.headers.get("Content-Disposition")) };
 }

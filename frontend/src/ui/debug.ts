@@ -1,6 +1,7 @@
 /**
  * A small read-only hook on `window.residue` for end-to-end tests: did sound really play, how fast.
  */
+import type { SessionController } from "./session";
 import type { Studio } from "./studio";
 
 export interface ResidueDebug {
@@ -32,6 +33,10 @@ export interface DebugState {
   canRedo: boolean;
   edited: boolean;
   library: number;
+  /** Library names, newest first, and the last op applied: two tabs of a session compare these. */
+  libraryNames: string[];
+  librarySeq: number;
+  session: { id: string | null; name: string; joined: boolean; refused: string | null; members: { name: string; playing: string | null }[] };
   region: { start_s: number; end_s: number } | null;
   job: { fraction: number; stage: string } | null;
 }
@@ -42,7 +47,7 @@ declare global {
   }
 }
 
-export function installDebugHook(studio: Studio): void {
+export function installDebugHook(studio: Studio, session: SessionController): void {
   const hook: ResidueDebug = {
     rms: () => studio.engine?.rms() ?? 0,
     peakRms: () => studio.engine?.peakRms() ?? 0,
@@ -70,6 +75,15 @@ export function installDebugHook(studio: Studio): void {
         canRedo: s.canRedo,
         edited: studio.edited(),
         library: s.library.all.length,
+        libraryNames: s.library.all.map((i) => i.name),
+        librarySeq: studio.librarySync().seq,
+        session: {
+          id: session.state.sessionId,
+          name: session.state.sessionName,
+          joined: session.state.joined,
+          refused: session.state.refused,
+          members: session.state.members.map((m) => ({ name: m.name, playing: m.playing ?? null })),
+        },
         region: studio.region(),
         job: s.job ? { fraction: s.job.fraction, stage: s.job.stage } : null,
       };

@@ -15,7 +15,7 @@ import { normalizeRegion, type Region } from "../dsp/snap";
 import { AudioEngine, type StreamSource } from "../engine/engine";
 import type { ResidueClient, StreamRequest } from "../net/client";
 import { ServerError } from "../net/correlate";
-import { renderWav, uploadSound, type UploadError } from "../net/http";
+import { fetchFile, renderWav, uploadSound, type UploadError } from "../net/http";
 import type { ConnectionState } from "../workers/messages";
 import { downloadBlob } from "./dom";
 import {
@@ -34,6 +34,7 @@ import {
   type UnitState,
 } from "./model/edits";
 import { History } from "./model/history";
+import { applyChange, applyOps, EMPTY_SYNC, explainRefusal, itemsOf, tagEdits, type Applied, type LibrarySync } from "./model/library-sync";
 import { Spectrograms } from "./spectrograms";
 import { Store } from "./store";
 import type { Toasts } from "./toast";
@@ -54,6 +55,8 @@ export type PlayKind = "edit" | "original" | "unit" | "preview";
 
 export interface Playing {
   readonly kind: PlayKind;
+  /** What plays, in words ("unit 3 of demo drums"): others in the session see it. */
+  readonly label: string;
   readonly gen: number;
   readonly unit: number | null;
   readonly componentId: string | null;
@@ -66,7 +69,7 @@ export type Pick =
   | { readonly kind: "library"; readonly item: LibraryItem };
 
 export interface LibraryState {
-  /** Everything in the library (kept live by events). */
+  /** Everything in the library (kept live by the session's op events). */
   readonly all: readonly LibraryItem[];
   /** What the panel shows: a search, a tag filter or a similarity list. */
   readonly shown: readonly LibraryItem[];
@@ -136,6 +139,10 @@ export class Studio {
   #engineReady: AudioEngine | null = null;
   #libraryTimer: ReturnType<typeof setTimeout> | null = null;
   #remixSeed = 1;
+  /** The library as the op log made it here; `library.all` is its view. */
+  #sync: LibrarySync = EMPTY_SYNC;
+  #resumeTimer: ReturnType<typeof setTimeout> | null = null;
+  #resuming = false;
 
   constructor(client: ResidueClient, toasts: Toasts) {
     this.#client = client;
@@ -172,9 +179,10 @@ export class Studio {
 
   async #refresh(): Promise<void> {
     try {
-      const [sounds, library] = await Promise.all([this.#client.listSounds(), this.#client.listLibrary()]);
+      // a reconnect catches up on the ops it missed (a first start gets the whole library)
+      const [sounds, ops] = await Promise.all([this.#client.listSounds(), this.#client.resume(this.#sync.seq)]);
       this.store.set({ sounds });
-      this.#setLibrary({ all: library });
+      this.#applied(applyOps(this.#sync, ops));
       const current = this.state.soundId;
       if (current === null || !sounds.some((s) => s.sound_id === current)) {
         const first = sounds[0];
@@ -561,7 +569,8 @@ export class Studio {
     const spec = this.spec({ only: [unit] });
     if (!spec) return;
     this.store.set({ selectedUnit: unit });
-    this.#start("unit", unit, null, `unit ${unit + 1}`, specKey(spec), { type: "audition", spec }, clickAt);
+    const at = this.at(unit);
+    this.#start("unit", unit, null, at ? this.label(at) : `unit ${unit + 1}`, specKey(spec), { type: "audition", spec }, clickAt);
   }
 
   /** Hear the selected unit with a library component in place of its own. */
@@ -623,7 +632,7 @@ export class Studio {
       close: (gen) => client.stopStream(gen),
     };
     // a placeholder until the engine assigns the generation
-    this.store.set({ playing: { kind, gen: -1, unit, componentId, status: "loading" }, position: null });
+    this.store.set({ playing: { kind, label, gen: -1, unit, componentId, status: "loading" }, position: null });
     void this.warmUp().then((engine) => {
       const current = this.state.playing;
       if (!current || current.gen !== -1 || current.kind !== kind || current.unit !== unit || current.componentId !== componentId) return;
@@ -672,19 +681,23 @@ export class Studio {
     this.#scheduleLibrary(0);
   }
 
+  /** Rename from the version this tab saw: if someone renamed it meanwhile, theirs stays. */
   async rename(item: LibraryItem, name: string): Promise<void> {
     try {
-      this.#libraryChanged(await this.#client.renameComponent(item.component_id, name));
+      this.#libraryChanged(await this.#client.renameComponent(item.component_id, name, item.version ?? null));
     } catch (err) {
-      this.#fail("Could not rename", err);
+      this.#refused("rename", err);
     }
   }
 
+  /** Change tags one at a time, so that others' tag edits at the same moment all stay. */
   async retag(item: LibraryItem, tags: string[]): Promise<void> {
+    const { add, remove } = tagEdits(item.tags, tags);
     try {
-      this.#libraryChanged(await this.#client.tagComponent(item.component_id, tags));
+      for (const tag of remove) this.#libraryChanged(await this.#client.removeTag(item.component_id, tag));
+      for (const tag of add) this.#libraryChanged(await this.#client.addTag(item.component_id, tag));
     } catch (err) {
-      this.#fail("Could not change the tags", err);
+      this.#refused("tag", err);
     }
   }
 
@@ -693,29 +706,67 @@ export class Studio {
       this.#libraryChanged(await this.#client.deleteComponent(item.component_id));
       this.#toasts.show(`Deleted ${item.name}`);
     } catch (err) {
-      this.#fail("Could not delete", err);
+      this.#refused("delete", err);
     }
   }
 
-  #libraryChanged(f: LibraryChanged): void {
-    const lib = this.state.library;
-    const without = (items: readonly LibraryItem[]): LibraryItem[] => items.filter((i) => i.component_id !== f.component_id);
-    if (f.op === "delete") {
-      this.#setLibrary({ all: without(lib.all), shown: without(lib.shown) });
-      // units that played it go back to their own component (not an undo step: it is gone)
-      this.#history.rebase((e) => dropLibraryComponent(e, f.component_id));
-      this.store.set({ edits: this.#history.value });
+  /** A library edit the server refused (a conflict with someone else's edit): say why. */
+  #refused(action: "rename" | "tag" | "delete", err: unknown): void {
+    if (err instanceof ServerError && (err.code === "conflict" || err.code === "not_found")) {
+      this.#toasts.show(explainRefusal(action, err.code, err.message), "error");
       return;
     }
-    const item = f.item;
-    if (!item) return;
-    const replace = (items: readonly LibraryItem[]): LibraryItem[] => items.map((i) => (i.component_id === item.component_id ? item : i));
-    if (f.op === "add") {
-      this.#setLibrary({ all: [item, ...without(lib.all)] });
-    } else {
-      this.#setLibrary({ all: replace(lib.all), shown: replace(lib.shown) });
+    this.#fail({ rename: "Could not rename", tag: "Could not change the tags", delete: "Could not delete" }[action], err);
+  }
+
+  #libraryChanged(f: LibraryChanged): void {
+    const before = this.#sync.items;
+    this.#applied(applyChange(this.#sync, f));
+    // units that played a component that is gone go back to their own (not an undo step)
+    const gone = [...before.keys()].filter((id) => !this.#sync.items.has(id));
+    if (gone.length > 0) {
+      this.#history.rebase((e) => gone.reduce((acc, id) => dropLibraryComponent(acc, id), e));
+      this.store.set({ edits: this.#history.value });
     }
-    if (f.op === "add" || lib.query || lib.tag) this.#scheduleLibrary(0);
+  }
+
+  /** Show the library the op log made, and ask for missed ops when there is a gap. */
+  #applied({ sync, gap }: Applied): void {
+    const changed = sync.items !== this.#sync.items;
+    this.#sync = sync;
+    if (gap) this.#scheduleResume();
+    if (!changed) return;
+    const lib = this.state.library;
+    const all = itemsOf(sync);
+    const fresh = (items: readonly LibraryItem[]): LibraryItem[] =>
+      items.flatMap((i) => {
+        const now = sync.items.get(i.component_id);
+        return now ? [i.distance === undefined || i.distance === null ? now : { ...now, distance: i.distance }] : [];
+      });
+    this.#setLibrary({ all, shown: fresh(lib.shown) });
+    if (lib.query || lib.tag) this.#scheduleLibrary(0);
+  }
+
+  /** A change is missing: wait a moment for it (events may cross), then ask for what was missed. */
+  #scheduleResume(): void {
+    if (this.#resumeTimer !== null || this.#resuming) return;
+    this.#resumeTimer = setTimeout(() => {
+      this.#resumeTimer = null;
+      if (this.#sync.pending.size === 0) return;
+      this.#resuming = true;
+      this.#client
+        .resume(this.#sync.seq)
+        .then((ops) => this.#applied(applyOps(this.#sync, ops)))
+        .catch((err: unknown) => this.#fail("Could not catch up with the library", err))
+        .finally(() => {
+          this.#resuming = false;
+        });
+    }, 300);
+  }
+
+  /** The library as this tab has it, for tests: the last op applied and the items. */
+  librarySync(): LibrarySync {
+    return this.#sync;
   }
 
   #setLibrary(patch: Partial<LibraryState>): void {
@@ -758,6 +809,16 @@ export class Studio {
       downloadBlob(blob, filename ?? `${stem(d.soundName)} edit.wav`);
     } catch (err) {
       this.#fail("Could not export the edit", err);
+    }
+  }
+
+  /** Download a file of this session (a unit, the zip) with the session's token. */
+  async download(url: string): Promise<void> {
+    try {
+      const { blob, filename } = await fetchFile(url);
+      downloadBlob(blob, filename ?? "residue.wav");
+    } catch (err) {
+      this.#fail("Could not download", err);
     }
   }
 

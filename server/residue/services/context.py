@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -13,6 +14,7 @@ import numpy as np
 from residue.config import Settings
 from residue.jobs.executor import Executor, InProcessExecutor
 from residue.store import Store
+from residue.store.db import DEFAULT_SESSION
 from residue.store.decompositions import DecompositionRecord
 from residue.store.sounds import SoundRecord
 
@@ -21,26 +23,38 @@ V = TypeVar("V")
 
 
 class LRU(Generic[K, V]):
-    """A small thread-safe least-recently-used cache."""
+    """A small thread-safe least-recently-used cache.
+
+    :meth:`view` gives a namespace of the same cache (same capacity and lock): a session's view
+    never sees another session's entries, even under the same key.
+    """
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
-        self._items: OrderedDict[K, V] = OrderedDict()
+        self._items: OrderedDict[tuple[str, K], V] = OrderedDict()
         self._lock = threading.Lock()
+        self._space = ""
+
+    def view(self, space: str) -> LRU[K, V]:
+        """The namespace ``space`` of this cache (sharing its storage and capacity)."""
+        other: LRU[K, V] = LRU.__new__(LRU)
+        other._capacity, other._items, other._lock = self._capacity, self._items, self._lock
+        other._space = space
+        return other
 
     def get(self, key: K) -> V | None:
         """Return the value for ``key`` (and mark it recent), or None."""
         with self._lock:
-            value = self._items.get(key)
+            value = self._items.get((self._space, key))
             if value is not None:
-                self._items.move_to_end(key)
+                self._items.move_to_end((self._space, key))
             return value
 
     def put(self, key: K, value: V) -> V:
         """Store ``value``, evicting the least recently used item past capacity."""
         with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
+            self._items[(self._space, key)] = value
+            self._items.move_to_end((self._space, key))
             while len(self._items) > self._capacity:
                 self._items.popitem(last=False)
         return value
@@ -51,10 +65,10 @@ class LRU(Generic[K, V]):
         return value if value is not None else self.put(key, make())
 
     def discard(self, predicate: Callable[[K], bool]) -> None:
-        """Drop every item whose key matches ``predicate``."""
+        """Drop every item of this namespace whose key matches ``predicate``."""
         with self._lock:
-            for key in [k for k in self._items if predicate(k)]:
-                del self._items[key]
+            for full in [k for k in self._items if k[0] == self._space and predicate(k[1])]:
+                del self._items[full]
 
 
 @dataclass(frozen=True)
@@ -94,7 +108,11 @@ class OpenDecomposition:
 
 @dataclass
 class Context:
-    """The server's state, shared by every socket and request."""
+    """The server's state, shared by every socket and request, seen from one session.
+
+    The context opened at start-up is the default session's; :meth:`scoped` gives another
+    session's view, whose store and caches see nothing of other sessions.
+    """
 
     settings: Settings
     store: Store
@@ -102,6 +120,23 @@ class Context:
     # Decoded sounds and open decompositions (STFT and factors), keyed by id.
     audio: LRU[str, np.ndarray] = field(default_factory=lambda: LRU(16))
     decompositions: LRU[str, OpenDecomposition] = field(default_factory=lambda: LRU(12))
+
+    @property
+    def session_id(self) -> str:
+        """The session this context sees."""
+        return self.store.session_id
+
+    def scoped(self, session_id: str) -> Context:
+        """The context seen from ``session_id`` (same database, executor and cache memory)."""
+        if session_id == self.session_id:
+            return self
+        space = "" if session_id == DEFAULT_SESSION else session_id  # the root's namespace
+        return dataclasses.replace(
+            self,
+            store=self.store.scoped(session_id),
+            audio=self.audio.view(space),
+            decompositions=self.decompositions.view(space),
+        )
 
     @classmethod
     def open(cls, settings: Settings) -> Context:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal, NamedTuple, cast
+
 import numpy as np
 
 from residue import protocol
@@ -10,6 +12,9 @@ from residue.errors import ParameterError
 from residue.services.context import Context
 from residue.services.decompose import open_decomposition
 from residue.store.library import ComponentRecord
+
+#: A library component as the store keeps it (for layers that may not import the store).
+Component = ComponentRecord
 
 
 def item(record: ComponentRecord, *, distance: float | None = None) -> protocol.LibraryItem:
@@ -33,6 +38,7 @@ def item(record: ComponentRecord, *, distance: float | None = None) -> protocol.
         ),
         curve=np.asarray(record.curve, dtype="<f4").tobytes(),
         distance=None if distance is None else round(float(distance), 4),
+        version=record.version,
     )
 
 
@@ -48,6 +54,20 @@ def descriptor(w: np.ndarray, *, sr: int, n_fft: int) -> np.ndarray:
     return components.descriptor_vector(components.describe_component(w, sr=sr, n_fft=n_fft))
 
 
+class PreparedComponent(NamedTuple):
+    """A unit's component ready to be kept: everything :meth:`Library.add` takes."""
+
+    w: np.ndarray
+    sr: int
+    n_fft: int
+    name: str
+    tags: list[str]
+    creator: str
+    provenance: dict[str, Any]
+    descriptor: np.ndarray
+    curve: np.ndarray
+
+
 def save_component(
     ctx: Context,
     *,
@@ -58,14 +78,41 @@ def save_component(
     creator: str = "",
 ) -> ComponentRecord:
     """Save unit ``unit``'s component with its provenance and descriptors."""
+    return keep_component(
+        ctx,
+        prepare_component(
+            ctx, decomposition_id=decomposition_id, unit=unit, name=name, tags=tags,
+            creator=creator,
+        ),
+    )
+
+
+def keep_component(ctx: Context, c: PreparedComponent) -> ComponentRecord:
+    """Write a prepared component to the library (the quick, ordered part of a save)."""
+    return ctx.store.library.add(
+        c.w, sr=c.sr, n_fft=c.n_fft, name=c.name, tags=c.tags, creator=c.creator,
+        provenance=c.provenance, descriptor=c.descriptor, curve=c.curve,
+    )
+
+
+def prepare_component(
+    ctx: Context,
+    *,
+    decomposition_id: str,
+    unit: int,
+    name: str,
+    tags: list[str],
+    creator: str = "",
+) -> PreparedComponent:
+    """Read unit ``unit``'s component and compute its descriptors (the slow part of a save)."""
     opened = open_decomposition(ctx, decomposition_id)
     if unit >= opened.n_components:
         raise ParameterError(f"unit={unit} must be in [0, {opened.n_components - 1}]")
     w = np.ascontiguousarray(opened.W[:, unit])
     sr, n_fft = opened.sr, opened.n_fft
     settings = opened.record.settings
-    return ctx.store.library.add(
-        w,
+    return PreparedComponent(
+        w=w,
         sr=sr,
         n_fft=n_fft,
         name=name,
@@ -131,3 +178,58 @@ def plan_remix(ctx: Context, request: protocol.PlanRemix) -> list[protocol.Assig
         )
         for k, (i, d) in enumerate(zip(match.indices, match.distances, strict=True))
     ]
+
+
+LibraryOpName = Literal["add", "rename", "tags", "tag", "untag", "delete"]
+WireOp = Literal["add", "rename", "tag", "untag", "delete"]
+
+
+def change_frame(
+    *,
+    request_id: int,
+    op: WireOp,
+    component_id: str,
+    record: ComponentRecord | None,
+    seq: int,
+    actor: str,
+    tag: str | None = None,
+) -> protocol.LibraryChanged:
+    """The wire view of one committed change: the component's state right after it."""
+    return protocol.LibraryChanged(
+        request_id=request_id,
+        op=op,
+        component_id=component_id,
+        item=None if record is None else item(record),
+        seq=seq,
+        actor=actor,
+        tag=tag,
+    )
+
+
+def sync_frame(ctx: Context, *, since: int, request_id: int) -> protocol.LibraryOps:
+    """What a client that applied ops up to ``since`` needs to catch up (see ``Library.sync``)."""
+    sync = ctx.store.library.sync(since, max_ops=protocol.MAX_RESUME_OPS)
+    if sync.snapshot is not None:
+        return protocol.LibraryOps(
+            request_id=request_id,
+            since=sync.since,
+            last_seq=sync.last_seq,
+            ops=[],
+            snapshot=[item(r) for r in sync.snapshot],
+        )
+    ops = []
+    for o in sync.ops:
+        now = sync.current.get(o.component_id)
+        ops.append(
+            protocol.LibraryOpInfo(
+                seq=o.seq,
+                op=cast(LibraryOpName, o.op),
+                component_id=o.component_id,
+                actor=o.actor,
+                detail=o.detail,
+                item=None if now is None else item(now),
+            )
+        )
+    return protocol.LibraryOps(
+        request_id=request_id, since=sync.since, last_seq=sync.last_seq, ops=ops
+    )

@@ -42,6 +42,8 @@ def clean_name(name: str) -> str:
     """A display name from an uploaded file name: no folders, no control characters."""
     base = PurePath(name.replace("\\", "/")).name
     base = "".join(ch for ch in base if ch.isprintable()).strip()
+    if base.strip(".") == "":  # ".", "..": names of folders, not of a sound
+        base = ""
     return base[:120] or "untitled"
 
 

@@ -1,6 +1,8 @@
 """Persistent state: one SQLite database and a folder of content-addressed blobs.
 
 Rows describe things (sounds, decompositions, library components); blobs hold their arrays.
+Everything but the sessions themselves belongs to one session: :meth:`Store.scoped` gives the view
+of one session, and the plain store is the default session's.
 A blob is always durable before a row naming it is committed, and a blob no row names is an
 orphan that :meth:`Store.sweep_orphans` removes.
 """
@@ -10,12 +12,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from residue.store.blobs import BlobStore
-from residue.store.db import Database
+from residue.store.db import DEFAULT_SESSION, Database
 from residue.store.decompositions import DecompositionStore
 from residue.store.library import Library
+from residue.store.sessions import SessionStore
 from residue.store.sounds import SoundStore
 
-__all__ = ["BlobStore", "Database", "DecompositionStore", "Library", "SoundStore", "Store"]
+__all__ = [
+    "BlobStore",
+    "Database",
+    "DecompositionStore",
+    "Library",
+    "SessionStore",
+    "SoundStore",
+    "Store",
+]
 
 #: File and folder names inside the data folder.
 DB_NAME = "residue.db"
@@ -34,12 +45,22 @@ class Store:
     >>> store.close()
     """
 
-    def __init__(self, db: Database, blobs: BlobStore) -> None:
+    def __init__(
+        self, db: Database, blobs: BlobStore, *, session_id: str = DEFAULT_SESSION
+    ) -> None:
         self.db = db
         self.blobs = blobs
-        self.sounds = SoundStore(db, blobs)
-        self.decompositions = DecompositionStore(db, blobs)
-        self.library = Library(db, blobs)
+        self.session_id = session_id
+        self.sounds = SoundStore(db, blobs, session_id=session_id)
+        self.decompositions = DecompositionStore(db, blobs, session_id=session_id)
+        self.library = Library(db, blobs, session_id=session_id)
+        self.sessions = SessionStore(db)
+
+    def scoped(self, session_id: str) -> Store:
+        """The same store seen from one session (sharing the database and the blobs)."""
+        if session_id == self.session_id:
+            return self
+        return Store(self.db, self.blobs, session_id=session_id)
 
     @classmethod
     def open(cls, data_dir: Path) -> Store:

@@ -86,7 +86,86 @@ MIGRATIONS: tuple[str, ...] = (
         at           REAL NOT NULL
     );
     """,
+    # 2: sessions and their capability tokens (stored hashed); every sound, decomposition,
+    # component and library op belongs to a session ('default' for what existed before). The
+    # op log gets a per-session sequence number, who did it, and what (a name, a tag).
+    """
+    CREATE TABLE sessions (
+        session_id TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    INSERT INTO sessions (session_id, name, created_at) VALUES ('default', 'studio', 0);
+
+    CREATE TABLE session_tokens (
+        token_id   TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        session_id TEXT NOT NULL REFERENCES sessions (session_id) ON DELETE CASCADE,
+        role       TEXT NOT NULL,
+        label      TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        revoked_at REAL
+    );
+    CREATE INDEX session_tokens_by_session ON session_tokens (session_id);
+
+    ALTER TABLE sounds ADD COLUMN session_id TEXT NOT NULL DEFAULT 'default';
+    CREATE INDEX sounds_by_session ON sounds (session_id, created_at);
+    ALTER TABLE decompositions ADD COLUMN session_id TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE components ADD COLUMN session_id TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE components ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+    CREATE INDEX components_by_session ON components (session_id, created_at);
+
+    ALTER TABLE library_ops ADD COLUMN session_id TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE library_ops ADD COLUMN session_seq INTEGER;
+    ALTER TABLE library_ops ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+    ALTER TABLE library_ops ADD COLUMN detail TEXT NOT NULL DEFAULT '';
+    UPDATE library_ops SET session_seq = (
+        SELECT COUNT(*) FROM library_ops AS o WHERE o.seq <= library_ops.seq
+    );
+    CREATE UNIQUE INDEX library_ops_by_session ON library_ops (session_id, session_seq);
+    """,
+    # 3: generated songs and their albums (audio in data_dir/songs, rebuilt from the recipe if
+    # missing), and keep/reject decisions of the swipe page (songs, separation cells, clips).
+    """
+    CREATE TABLE IF NOT EXISTS albums (
+        album_id   TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        settings   TEXT NOT NULL,
+        model_id   TEXT NOT NULL,
+        n_songs    INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS songs (
+        song_id     TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        album_id    TEXT REFERENCES albums (album_id) ON DELETE CASCADE,
+        position    INTEGER NOT NULL,
+        seed        INTEGER NOT NULL,
+        settings    TEXT NOT NULL,
+        model_id    TEXT NOT NULL,
+        created_at  REAL NOT NULL,
+        sample_rate INTEGER NOT NULL,
+        n_samples   INTEGER NOT NULL,
+        loudness    REAL,
+        structure   TEXT NOT NULL,
+        thumbnail   BLOB NOT NULL,
+        audio_file  TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS songs_by_album ON songs (album_id, position);
+    CREATE TABLE IF NOT EXISTS decisions (
+        kind       TEXT NOT NULL,
+        item_id    TEXT NOT NULL,
+        decision   TEXT NOT NULL CHECK (decision IN ('keep', 'reject')),
+        decided_at REAL NOT NULL,
+        seq        INTEGER NOT NULL,
+        PRIMARY KEY (kind, item_id)
+    );
+    CREATE INDEX IF NOT EXISTS decisions_by_seq ON decisions (kind, seq);
+    """,
 )
+
+#: The session every existing row belongs to, and the one the local user owns.
+DEFAULT_SESSION = "default"
 
 #: Every (table, column) holding a blob digest: what keeps a blob alive.
 BLOB_COLUMNS: tuple[tuple[str, str], ...] = (

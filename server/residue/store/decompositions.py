@@ -15,7 +15,7 @@ import numpy as np
 
 from residue.errors import NotFound, ParameterError
 from residue.store.blobs import BlobStore, arrays_to_bytes, bytes_to_arrays
-from residue.store.db import Database, check_id, from_json, new_id, to_json
+from residue.store.db import DEFAULT_SESSION, Database, check_id, from_json, new_id, to_json
 
 #: Longest accepted settings key.
 MAX_KEY_CHARS = 4096
@@ -73,22 +73,29 @@ def _check_arrays(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 class DecompositionStore:
-    """Add, find and load decompositions.
+    """Add, find and load the decompositions of one session's sounds.
 
     Parameters
     ----------
     db : Database
     blobs : BlobStore
+    session_id : str
+        Every read and write is confined to this session; another session's decomposition is
+        reported as absent.
     """
 
-    def __init__(self, db: Database, blobs: BlobStore) -> None:
+    def __init__(
+        self, db: Database, blobs: BlobStore, *, session_id: str = DEFAULT_SESSION
+    ) -> None:
         self._db = db
         self._blobs = blobs
+        self.session_id = check_id("session", session_id)
 
     def find(self, sound_id: str, key: str) -> DecompositionRecord | None:
         """Return the decomposition of ``sound_id`` with settings ``key``, or None."""
         row = self._db.query_one(
-            "SELECT * FROM decompositions WHERE sound_id = ? AND key = ?", (sound_id, key)
+            "SELECT * FROM decompositions WHERE sound_id = ? AND key = ? AND session_id = ?",
+            (sound_id, key, self.session_id),
         )
         return None if row is None else _record(row)
 
@@ -138,7 +145,10 @@ class DecompositionStore:
         existing: DecompositionRecord | None = None
         try:
             with self._db.transaction():
-                found = self._db.query_one("SELECT 1 FROM sounds WHERE sound_id = ?", (sound_id,))
+                found = self._db.query_one(
+                    "SELECT 1 FROM sounds WHERE sound_id = ? AND session_id = ?",
+                    (sound_id, self.session_id),
+                )
                 if found is None:
                     raise NotFound(f"no sound {sound_id!r}")
                 existing = self.find(sound_id, key)
@@ -147,8 +157,9 @@ class DecompositionStore:
                         self._blobs.put(data)
                     self._db.execute(
                         "INSERT INTO decompositions (decomposition_id, sound_id, key, settings,"
-                        " created_at, blob) VALUES (?,?,?,?,?,?)",
-                        (decomposition_id, sound_id, key, settings_json, created_at, digest),
+                        " created_at, blob, session_id) VALUES (?,?,?,?,?,?,?)",
+                        (decomposition_id, sound_id, key, settings_json, created_at, digest,
+                         self.session_id),
                     )
         except BaseException:
             with self._db.locked():
@@ -177,7 +188,8 @@ class DecompositionStore:
         """
         check_id("decomposition", decomposition_id)
         row = self._db.query_one(
-            "SELECT * FROM decompositions WHERE decomposition_id = ?", (decomposition_id,)
+            "SELECT * FROM decompositions WHERE decomposition_id = ? AND session_id = ?",
+            (decomposition_id, self.session_id),
         )
         if row is None:
             raise NotFound(f"no decomposition {decomposition_id!r}")
@@ -197,8 +209,9 @@ class DecompositionStore:
     def for_sound(self, sound_id: str) -> builtins.list[DecompositionRecord]:
         """Every decomposition of ``sound_id``, newest first (empty if there is none)."""
         rows = self._db.query(
-            "SELECT * FROM decompositions WHERE sound_id = ? ORDER BY created_at DESC, rowid DESC",
-            (sound_id,),
+            "SELECT * FROM decompositions WHERE sound_id = ? AND session_id = ?"
+            " ORDER BY created_at DESC, rowid DESC",
+            (sound_id, self.session_id),
         )
         return [_record(row) for row in rows]
 
@@ -214,8 +227,8 @@ class DecompositionStore:
         with self._db.locked():
             with self._db.transaction():
                 row = self._db.query_one(
-                    "SELECT blob FROM decompositions WHERE decomposition_id = ?",
-                    (decomposition_id,),
+                    "SELECT blob FROM decompositions WHERE decomposition_id = ? AND session_id = ?",
+                    (decomposition_id, self.session_id),
                 )
                 if row is None:
                     raise NotFound(f"no decomposition {decomposition_id!r}")

@@ -4,13 +4,20 @@ A component is one NMF spectrum ``w`` (F,) with the sample rate and FFT size it 
 stored as an ``.npy`` blob. Its row carries a small descriptor vector (for "sounds like" search)
 and a 256-point display curve, so listing and searching never read blob files.
 
-Every change (add, rename, tags, delete) appends a row to ``library_ops`` in the same
-transaction, so the ordered log is exactly the committed history of the library.
+Every change (add, rename, tags, tag, untag, delete) appends a row to ``library_ops`` in the same
+transaction, so the ordered log is exactly the committed history of the library. Each session has
+its own library and its own sequence of ops (1, 2, 3, ... without gaps), so a client that saw op
+``n`` knows exactly what it missed.
+
+Concurrent edits resolve predictably: tags are added and removed one at a time (they commute), a
+rename names the version it was based on and is refused when the name moved on meanwhile, and a
+delete wins over anything that comes after it.
 """
 
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import re
 import time
 from collections.abc import Iterable
@@ -20,9 +27,9 @@ from typing import Any, Literal
 import numpy as np
 
 from residue.dsp._validate import check_int, check_nonnegative
-from residue.errors import NotFound, ParameterError
+from residue.errors import Conflict, NotFound, ParameterError
 from residue.store.blobs import BlobStore, array_to_bytes, bytes_to_array
-from residue.store.db import Database, check_id, from_json, new_id, to_json
+from residue.store.db import DEFAULT_SESSION, Database, check_id, from_json, new_id, to_json
 from residue.store.sounds import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, check_name
 
 #: Limits of names, tags, creators and arrays.
@@ -35,8 +42,9 @@ MAX_N_FFT = 1 << 16
 MAX_DESCRIPTOR_DIM = 4096
 CURVE_POINTS = 256
 MAX_NEAREST = 10_000
+MAX_ACTOR_CHARS = 120
 
-Op = Literal["add", "rename", "tags", "delete"]
+Op = Literal["add", "rename", "tags", "tag", "untag", "delete"]
 
 _TAG_FORBIDDEN = re.compile(r"[\s,]")
 
@@ -68,6 +76,10 @@ class ComponentRecord:
         Read-only display curve.
     blob : str
         sha256 digest of the ``.npy`` float32 spectrum.
+    version : int
+        Version of the name: 1 when kept, one more with every rename.
+    seq : int
+        The op sequence number of the change that returned this record (0 when only read).
     """
 
     component_id: str
@@ -81,16 +93,40 @@ class ComponentRecord:
     descriptor: np.ndarray = field(repr=False)
     curve: np.ndarray = field(repr=False)
     blob: str
+    version: int = 1
+    seq: int = 0
 
 
 @dataclass(frozen=True)
 class LibraryOp:
-    """One entry of the library's change log: ``seq`` grows by one per committed change."""
+    """One entry of a session's change log: ``seq`` grows by one per committed change.
+
+    ``actor`` is who made it; ``detail`` the new name (rename), the tag (tag, untag) or the
+    name it had (delete).
+    """
 
     seq: int
     op: str
     component_id: str
     at: float
+    actor: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class LibrarySync:
+    """What a client that saw ops up to ``since`` needs to catch up, read in one transaction.
+
+    Either ``ops`` (each missed op, oldest first) with ``current`` (the state now of every
+    component they touch that still exists), or, when ``snapshot`` is set, the whole library
+    as of ``last_seq`` (too much was missed, or ``since`` was 0).
+    """
+
+    since: int
+    last_seq: int
+    ops: list[LibraryOp]
+    current: dict[str, ComponentRecord]
+    snapshot: list[ComponentRecord] | None
 
 
 def check_tags(tags: Iterable[str]) -> tuple[str, ...]:
@@ -156,17 +192,22 @@ def _from_blob(b: bytes) -> np.ndarray:
 
 
 class Library:
-    """The shared library of components.
+    """The component library of one session.
 
     Parameters
     ----------
     db : Database
     blobs : BlobStore
+    session_id : str
+        Every read and write is confined to this session's components and ops.
     """
 
-    def __init__(self, db: Database, blobs: BlobStore) -> None:
+    def __init__(
+        self, db: Database, blobs: BlobStore, *, session_id: str = DEFAULT_SESSION
+    ) -> None:
         self._db = db
         self._blobs = blobs
+        self.session_id = check_id("session", session_id)
 
     # -- changes -------------------------------------------------------------------------------
 
@@ -246,12 +287,13 @@ class Library:
                     self._blobs.put(data)
                 self._db.execute(
                     "INSERT INTO components (component_id, name, creator, created_at, provenance,"
-                    " sample_rate, n_fft, descriptor, curve, blob) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    " sample_rate, n_fft, descriptor, curve, blob, session_id)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (component_id, name, creator, now, prov, sr, n_fft, _to_blob(d32),
-                     _to_blob(c32), digest),
+                     _to_blob(c32), digest, self.session_id),
                 )
                 self._write_tags(component_id, tag_tuple)
-                self._log("add", component_id, now)
+                seq = self._log("add", component_id, now, creator, name)
         except BaseException:
             with self._db.locked():
                 self._blobs.release([digest], referenced=self._db.blob_referenced)
@@ -268,47 +310,171 @@ class Library:
             descriptor=_from_blob(_to_blob(d32)),
             curve=_from_blob(_to_blob(c32)),
             blob=digest,
+            seq=seq,
         )
 
-    def rename(self, component_id: str, name: str) -> ComponentRecord:
-        """Give a component a new name (1 to 120 characters after stripping)."""
+    def rename(
+        self,
+        component_id: str,
+        name: str,
+        *,
+        base_version: int | None = None,
+        actor: str = "",
+    ) -> ComponentRecord:
+        """Give a component a new name (1 to 120 characters after stripping).
+
+        Parameters
+        ----------
+        component_id : str
+        name : str
+        base_version : int or None
+            The name's version the person saw; when the name has moved on since, nothing is
+            changed and :class:`Conflict` says who renamed it to what. None renames anyway.
+        actor : str
+            Who renames (for the log and for others' conflict messages).
+
+        Returns
+        -------
+        ComponentRecord
+            The state right after this change; its ``seq`` is the op's number.
+
+        Raises
+        ------
+        NotFound
+            If there is no such component (the message says who deleted it, when someone did).
+        Conflict
+            If ``base_version`` is stale.
+        """
         check_id("component", component_id)
         name = check_name(name, max_chars=MAX_NAME_CHARS)
+        actor = self._check_creator(actor)
+        if base_version is not None:
+            base_version = check_int("base_version", base_version, lo=1)
         with self._db.transaction():
-            cur = self._db.execute(
-                "UPDATE components SET name = ? WHERE component_id = ?", (name, component_id)
+            row = self._db.query_one(
+                "SELECT name, version FROM components WHERE component_id = ? AND session_id = ?",
+                (component_id, self.session_id),
             )
-            if cur.rowcount == 0:
-                raise NotFound(f"no component {component_id!r}")
-            self._log("rename", component_id, time.time())
-        return self.get(component_id)
+            if row is None:
+                raise NotFound(self._gone(component_id))
+            if base_version is not None and int(row["version"]) != base_version:
+                who = self._last_actor(component_id, "rename")
+                raise Conflict(
+                    f"it was renamed{who} while you were editing it; your name “{name}” was not "
+                    "applied (try again on the new name)"
+                )
+            self._db.execute(
+                "UPDATE components SET name = ?, version = version + 1 WHERE component_id = ?",
+                (name, component_id),
+            )
+            seq = self._log("rename", component_id, time.time(), actor, name)
+            record = self.get(component_id)
+        return dataclasses.replace(record, seq=seq)
 
-    def set_tags(self, component_id: str, tags: Iterable[str]) -> ComponentRecord:
-        """Replace a component's tags (see :func:`check_tags`)."""
+    def set_tags(
+        self, component_id: str, tags: Iterable[str], *, actor: str = ""
+    ) -> ComponentRecord:
+        """Replace a component's tags (see :func:`check_tags`).
+
+        Replacing the whole list does not commute with another person's change: prefer
+        :meth:`add_tag` and :meth:`remove_tag` for live edits.
+        """
         check_id("component", component_id)
         tag_tuple = check_tags(tags)
+        actor = self._check_creator(actor)
         with self._db.transaction():
             self._require(component_id)
             self._db.execute("DELETE FROM component_tags WHERE component_id = ?", (component_id,))
             self._write_tags(component_id, tag_tuple)
-            self._log("tags", component_id, time.time())
-        return self.get(component_id)
+            seq = self._log(
+                "tags", component_id, time.time(), actor, " ".join(tag_tuple)
+            )
+            record = self.get(component_id)
+        return dataclasses.replace(record, seq=seq)
 
-    def delete(self, component_id: str) -> None:
-        """Remove a component (and its spectrum blob if nothing else names it).
+    def add_tag(self, component_id: str, tag: str, *, actor: str = "") -> ComponentRecord:
+        """Add one tag (a tag already there stays where it is); the op is logged either way.
 
         Raises
         ------
         NotFound
             If there is no such component.
+        ParameterError
+            If the tag is malformed or the component already has 16 tags.
+        """
+        return self._tag_op("tag", component_id, tag, actor=actor)
+
+    def remove_tag(self, component_id: str, tag: str, *, actor: str = "") -> ComponentRecord:
+        """Remove one tag (absent: nothing changes); the op is logged either way."""
+        return self._tag_op("untag", component_id, tag, actor=actor)
+
+    def _tag_op(
+        self, op: Literal["tag", "untag"], component_id: str, tag: str, *, actor: str
+    ) -> ComponentRecord:
+        check_id("component", component_id)
+        check_tag(tag)
+        actor = self._check_creator(actor)
+        with self._db.transaction():
+            if self._db.query_one(
+                "SELECT 1 FROM components WHERE component_id = ? AND session_id = ?",
+                (component_id, self.session_id),
+            ) is None:
+                raise NotFound(self._gone(component_id))
+            present = self._db.query_one(
+                "SELECT 1 FROM component_tags WHERE component_id = ? AND tag = ?",
+                (component_id, tag),
+            )
+            if op == "tag" and present is None:
+                row = self._db.query_one(
+                    "SELECT COUNT(*), COALESCE(MAX(position), -1) FROM component_tags"
+                    " WHERE component_id = ?",
+                    (component_id,),
+                )
+                count, last = (0, -1) if row is None else (int(row[0]), int(row[1]))
+                if count >= MAX_TAGS:
+                    raise ParameterError(f"at most {MAX_TAGS} tags are allowed, got {count + 1}")
+                self._db.execute(
+                    "INSERT INTO component_tags (component_id, position, tag) VALUES (?,?,?)",
+                    (component_id, last + 1, tag),
+                )
+            elif op == "untag" and present is not None:
+                self._db.execute(
+                    "DELETE FROM component_tags WHERE component_id = ? AND tag = ?",
+                    (component_id, tag),
+                )
+            seq = self._log(op, component_id, time.time(), actor, tag)
+            record = self.get(component_id)
+        return dataclasses.replace(record, seq=seq)
+
+    def delete(self, component_id: str, *, actor: str = "") -> int:
+        """Remove a component (and its spectrum blob if nothing else names it).
+
+        Returns
+        -------
+        int
+            The op's sequence number.
+
+        Raises
+        ------
+        NotFound
+            If there is no such component (the message says who deleted it, when someone did).
         """
         check_id("component", component_id)
+        actor = self._check_creator(actor)
         with self._db.locked():
             with self._db.transaction():
-                row = self._require(component_id)
+                row = self._db.query_one(
+                    "SELECT blob, name FROM components WHERE component_id = ? AND session_id = ?",
+                    (component_id, self.session_id),
+                )
+                if row is None:
+                    raise NotFound(self._gone(component_id))
                 self._db.execute("DELETE FROM components WHERE component_id = ?", (component_id,))
-                self._log("delete", component_id, time.time())
+                seq = self._log(
+                    "delete", component_id, time.time(), actor, row["name"]
+                )
             self._blobs.release([row["blob"]], referenced=self._db.blob_referenced)
+        return seq
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -323,7 +489,8 @@ class Library:
         check_id("component", component_id)
         with self._db.locked():
             row = self._db.query_one(
-                "SELECT * FROM components WHERE component_id = ?", (component_id,)
+                "SELECT * FROM components WHERE component_id = ? AND session_id = ?",
+                (component_id, self.session_id),
             )
             if row is None:
                 raise NotFound(f"no component {component_id!r}")
@@ -350,7 +517,7 @@ class Library:
         """
         if not isinstance(query, str):
             raise ParameterError(f"query must be a string, got {type(query).__name__}")
-        where, params = self._filter(query=query.strip(), tag=tag)
+        where, params = self._filter(query=query.strip(), tag=tag, session_id=self.session_id)
         with self._db.locked():
             rows = self._db.query(
                 f"SELECT * FROM components c {where} ORDER BY c.created_at DESC, c.rowid DESC",
@@ -394,7 +561,7 @@ class Library:
         X : np.ndarray [shape=(N, D), dtype=float32]
             Row ``i`` is the descriptor of ``ids[i]``; shape (0, 0) for an empty library.
         """
-        where, params = self._filter(query="", tag=tag)
+        where, params = self._filter(query="", tag=tag, session_id=self.session_id)
         rows = self._db.query(
             f"SELECT c.component_id, c.descriptor FROM components c {where}"
             " ORDER BY c.created_at DESC, c.rowid DESC",
@@ -447,25 +614,68 @@ class Library:
         return out
 
     def ops_since(self, seq: int = 0, *, limit: int | None = None) -> builtins.list[LibraryOp]:
-        """Return the changes with a sequence number above ``seq``, oldest first."""
+        """Return this session's changes with a sequence number above ``seq``, oldest first."""
         seq = check_int("seq", seq, lo=0)
-        sql = "SELECT * FROM library_ops WHERE seq > ? ORDER BY seq"
-        params: tuple[int, ...] = (seq,)
+        sql = (
+            "SELECT * FROM library_ops WHERE session_id = ? AND session_seq > ?"
+            " ORDER BY session_seq"
+        )
+        params: tuple[str | int, ...] = (self.session_id, seq)
         if limit is not None:
             sql += " LIMIT ?"
-            params = (seq, check_int("limit", limit, lo=1))
+            params = (*params, check_int("limit", limit, lo=1))
         return [
-            LibraryOp(seq=int(r["seq"]), op=r["op"], component_id=r["component_id"], at=r["at"])
+            LibraryOp(
+                seq=int(r["session_seq"]),
+                op=r["op"],
+                component_id=r["component_id"],
+                at=r["at"],
+                actor=r["actor"],
+                detail=r["detail"],
+            )
             for r in self._db.query(sql, params)
         ]
 
     def last_seq(self) -> int:
-        """Return the sequence number of the latest change (0 if none)."""
-        row = self._db.query_one("SELECT COALESCE(MAX(seq), 0) FROM library_ops")
+        """Return the sequence number of this session's latest change (0 if none)."""
+        row = self._db.query_one(
+            "SELECT COALESCE(MAX(session_seq), 0) FROM library_ops WHERE session_id = ?",
+            (self.session_id,),
+        )
         return 0 if row is None else int(row[0])
 
+    def sync(self, since: int, *, max_ops: int = 500) -> LibrarySync:
+        """What a client that saw ops up to ``since`` needs, read in one transaction.
+
+        Parameters
+        ----------
+        since : int
+            The last op the client applied (0: it has nothing).
+        max_ops : int
+            Past this many missed ops (or when ``since`` is 0, or ahead of the log) the whole
+            library is sent instead.
+
+        Returns
+        -------
+        LibrarySync
+        """
+        since = check_int("since", since, lo=0)
+        max_ops = check_int("max_ops", max_ops, lo=1)
+        with self._db.transaction():
+            last = self.last_seq()
+            ops = [] if since == 0 or since > last else self.ops_since(since, limit=max_ops + 1)
+            if since == 0 or since > last or len(ops) > max_ops:
+                return LibrarySync(
+                    since=since, last_seq=last, ops=[], current={}, snapshot=self.list()
+                )
+            touched = {op.component_id for op in ops}
+            current = {r.component_id: r for r in self.list() if r.component_id in touched}
+        return LibrarySync(since=since, last_seq=last, ops=ops, current=current, snapshot=None)
+
     def __len__(self) -> int:
-        row = self._db.query_one("SELECT COUNT(*) FROM components")
+        row = self._db.query_one(
+            "SELECT COUNT(*) FROM components WHERE session_id = ?", (self.session_id,)
+        )
         return 0 if row is None else int(row[0])
 
     # -- helpers -------------------------------------------------------------------------------
@@ -482,10 +692,10 @@ class Library:
         return creator
 
     @staticmethod
-    def _filter(*, query: str, tag: str | None) -> tuple[str, tuple[str, ...]]:
-        """Build a WHERE clause over ``components c`` and its parameters."""
-        clauses: builtins.list[str] = []
-        params: builtins.list[str] = []
+    def _filter(*, query: str, tag: str | None, session_id: str) -> tuple[str, tuple[str, ...]]:
+        """Build a WHERE clause over ``components c`` of one session and its parameters."""
+        clauses: builtins.list[str] = ["c.session_id = ?"]
+        params: builtins.list[str] = [session_id]
         if query:
             clauses.append("residue_icontains(c.name, ?)")
             params.append(query)
@@ -496,20 +706,46 @@ class Library:
                 " WHERE f.component_id = c.component_id AND f.tag = ?)"
             )
             params.append(tag)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        return where, tuple(params)
+        return f"WHERE {' AND '.join(clauses)}", tuple(params)
 
     def _dimension(self) -> int | None:
-        row = self._db.query_one("SELECT length(descriptor) FROM components LIMIT 1")
+        row = self._db.query_one(
+            "SELECT length(descriptor) FROM components WHERE session_id = ? LIMIT 1",
+            (self.session_id,),
+        )
         return None if row is None else int(row[0]) // 4
 
     def _require(self, component_id: str) -> Any:
         row = self._db.query_one(
-            "SELECT blob FROM components WHERE component_id = ?", (component_id,)
+            "SELECT blob FROM components WHERE component_id = ? AND session_id = ?",
+            (component_id, self.session_id),
         )
         if row is None:
-            raise NotFound(f"no component {component_id!r}")
+            raise NotFound(self._gone(component_id))
         return row
+
+    def _gone(self, component_id: str) -> str:
+        """Why a component is not there: who deleted it (and its name), when someone did."""
+        row = self._db.query_one(
+            "SELECT actor, detail FROM library_ops WHERE session_id = ? AND component_id = ?"
+            " AND op = 'delete' ORDER BY session_seq DESC LIMIT 1",
+            (self.session_id, component_id),
+        )
+        if row is None:
+            return f"no component {component_id!r}"
+        who = f" by {row['actor']}" if row["actor"] else ""
+        return f"“{row['detail']}” was deleted{who}; the change was not applied"
+
+    def _last_actor(self, component_id: str, op: str) -> str:
+        row = self._db.query_one(
+            "SELECT actor, detail FROM library_ops WHERE session_id = ? AND component_id = ?"
+            " AND op = ? ORDER BY session_seq DESC LIMIT 1",
+            (self.session_id, component_id, op),
+        )
+        if row is None:
+            return ""
+        who = f" by {row['actor']}" if row["actor"] else ""
+        return f" to “{row['detail']}”{who}"
 
     def _write_tags(self, component_id: str, tags: tuple[str, ...]) -> None:
         for position, tag in enumerate(tags):
@@ -518,11 +754,19 @@ class Library:
                 (component_id, position, tag),
             )
 
-    def _log(self, op: Op, component_id: str, at: float) -> None:
-        self._db.execute(
-            "INSERT INTO library_ops (op, component_id, at) VALUES (?,?,?)",
-            (op, component_id, at),
+    def _log(self, op: Op, component_id: str, at: float, actor: str, detail: str) -> int:
+        """Append an op inside the caller's transaction; return its sequence number."""
+        row = self._db.query_one(
+            "SELECT COALESCE(MAX(session_seq), 0) + 1 FROM library_ops WHERE session_id = ?",
+            (self.session_id,),
         )
+        seq = 1 if row is None else int(row[0])
+        self._db.execute(
+            "INSERT INTO library_ops (op, component_id, at, session_id, session_seq, actor,"
+            " detail) VALUES (?,?,?,?,?,?,?)",
+            (op, component_id, at, self.session_id, seq, actor, detail),
+        )
+        return seq
 
     @staticmethod
     def _record(row: Any, tags: tuple[str, ...]) -> ComponentRecord:
@@ -538,4 +782,5 @@ class Library:
             descriptor=_from_blob(row["descriptor"]),
             curve=_from_blob(row["curve"]),
             blob=row["blob"],
+            version=int(row["version"]),
         )

@@ -13,7 +13,7 @@ import numpy as np
 from residue.dsp._validate import check_audio, check_float, check_int
 from residue.errors import NotFound, ParameterError
 from residue.store.blobs import BlobStore, array_to_bytes, bytes_to_array
-from residue.store.db import Database, check_id, from_json, new_id, to_json
+from residue.store.db import DEFAULT_SESSION, Database, check_id, from_json, new_id, to_json
 
 #: Limits of what a sound may be.
 MAX_CHANNELS = 64
@@ -108,17 +108,23 @@ def _record(row: Any) -> SoundRecord:
 
 
 class SoundStore:
-    """Add, find, load and delete sounds.
+    """Add, find, load and delete the sounds of one session.
 
     Parameters
     ----------
     db : Database
     blobs : BlobStore
+    session_id : str
+        Every read and write is confined to this session's sounds; a sound of another session
+        is reported as absent.
     """
 
-    def __init__(self, db: Database, blobs: BlobStore) -> None:
+    def __init__(
+        self, db: Database, blobs: BlobStore, *, session_id: str = DEFAULT_SESSION
+    ) -> None:
         self._db = db
         self._blobs = blobs
+        self.session_id = check_id("session", session_id)
 
     def add(
         self,
@@ -184,9 +190,10 @@ class SoundStore:
                     self._blobs.put(data)
                 self._db.execute(
                     "INSERT INTO sounds (sound_id, name, sample_rate, channels, n_samples, origin,"
-                    " tempo_bpm, created_at, provenance, blob) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    " tempo_bpm, created_at, provenance, blob, session_id)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (sound_id, name, sr, channels, n_samples, origin, tempo_bpm, created_at, prov,
-                     digest),
+                     digest, self.session_id),
                 )
         except BaseException:
             with self._db.locked():
@@ -215,14 +222,20 @@ class SoundStore:
             If there is no such sound.
         """
         check_id("sound", sound_id)
-        row = self._db.query_one("SELECT * FROM sounds WHERE sound_id = ?", (sound_id,))
+        row = self._db.query_one(
+            "SELECT * FROM sounds WHERE sound_id = ? AND session_id = ?",
+            (sound_id, self.session_id),
+        )
         if row is None:
             raise NotFound(f"no sound {sound_id!r}")
         return _record(row)
 
     def list(self) -> builtins.list[SoundRecord]:
         """Every sound, newest first."""
-        rows = self._db.query("SELECT * FROM sounds ORDER BY created_at DESC, rowid DESC")
+        rows = self._db.query(
+            "SELECT * FROM sounds WHERE session_id = ? ORDER BY created_at DESC, rowid DESC",
+            (self.session_id,),
+        )
         return [_record(row) for row in rows]
 
     def load(self, sound_id: str) -> tuple[np.ndarray, int]:
@@ -251,9 +264,9 @@ class SoundStore:
     def find_by_origin_name(self, origin: str, name: str) -> SoundRecord | None:
         """Return the newest sound of this exact origin and name, or None."""
         row = self._db.query_one(
-            "SELECT * FROM sounds WHERE origin = ? AND name = ?"
+            "SELECT * FROM sounds WHERE origin = ? AND name = ? AND session_id = ?"
             " ORDER BY created_at DESC, rowid DESC LIMIT 1",
-            (origin, name),
+            (origin, name, self.session_id),
         )
         return None if row is None else _record(row)
 
@@ -268,7 +281,10 @@ class SoundStore:
         check_id("sound", sound_id)
         with self._db.locked():
             with self._db.transaction():
-                row = self._db.query_one("SELECT blob FROM sounds WHERE sound_id = ?", (sound_id,))
+                row = self._db.query_one(
+                    "SELECT blob FROM sounds WHERE sound_id = ? AND session_id = ?",
+                    (sound_id, self.session_id),
+                )
                 if row is None:
                     raise NotFound(f"no sound {sound_id!r}")
                 digests = [row["blob"]] + [

@@ -9,17 +9,24 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Response, WebSocket, get, websocket
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.base import ChannelsBackend
+from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.datastructures import State
 from litestar.static_files import create_static_files_router
 
 from residue.config import Settings
-from residue.errors import ResidueError
+from residue.errors import ResidueError, UnsupportedError
 from residue.services import sounds as sound_service
 from residue.services.context import Context
 from residue.transport import http, midi_http, ws
 from residue.transport.peer import Hub
 
 log = logging.getLogger("residue")
+
+#: Events held for a session's channel subscriber before the oldest are dropped (clients notice
+#: the gap in op numbers and catch up with ``resume``).
+CHANNEL_BACKLOG = 10_000
 
 #: Where `npm run build` puts the page, relative to the repository root.
 DEFAULT_STATIC = Path(__file__).resolve().parents[3] / "frontend" / "dist"
@@ -63,11 +70,20 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     """
     settings = settings or Settings.from_env()
 
+    backend, shared = channels_backend(settings)
+    channels = ChannelsPlugin(
+        backend=backend,
+        arbitrary_channels_allowed=True,
+        subscriber_max_backlog=CHANNEL_BACKLOG,
+        subscriber_backlog_strategy="dropleft",
+    )
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         ctx = context or Context.open(settings)
         app.state.ctx = ctx
-        app.state.hub = Hub()
+        hub = Hub(settings, channels, shared=shared)
+        app.state.hub = hub
         if settings.demo:
             made = await ctx.executor.run(lambda p, t: sound_service.ensure_demo(ctx))
             if made:
@@ -75,6 +91,7 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
         try:
             yield
         finally:
+            await hub.close()
             if context is None:
                 ctx.close()
 
@@ -92,6 +109,7 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     return Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
+        plugins=[channels],
         exception_handlers={ResidueError: _http_error, Exception: _http_error},
         request_max_body_size=settings.max_upload_bytes,
         after_request=_isolation_headers,
@@ -101,3 +119,20 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
 
 def _http_error(request: Any, exc: Exception) -> Response[bytes]:
     return http.error_response(exc)
+
+
+def channels_backend(settings: Settings) -> tuple[ChannelsBackend, bool]:
+    """The Channels backend: Redis when ``RESIDUE_REDIS_URL`` is set, else in memory.
+
+    Returns the backend and whether other processes may share it.
+    """
+    if not settings.redis_url:
+        return MemoryChannelsBackend(), False
+    try:
+        from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+        from redis.asyncio import Redis
+    except ImportError:
+        raise UnsupportedError(
+            "RESIDUE_REDIS_URL is set but the redis package is missing: pip install redis"
+        ) from None
+    return RedisChannelsPubSubBackend(redis=Redis.from_url(settings.redis_url)), True

@@ -12,7 +12,10 @@ _encoder = msgspec.msgpack.Encoder()
 
 def decode_client(data: bytes) -> protocol.ClientFrame:
     """Decode one client control frame (raises msgspec errors on malformed input)."""
-    frame: protocol.ClientFrame = _decoder.decode(data)
+    try:
+        frame: protocol.ClientFrame = _decoder.decode(data)
+    except RecursionError:  # msgpack nested thousands deep
+        raise msgspec.DecodeError("the frame is nested too deeply") from None
     return frame
 
 
@@ -25,7 +28,7 @@ def request_id_of(data: bytes) -> int:
     """Best-effort request id of a frame that failed to decode, so the error can answer it."""
     try:
         raw = msgspec.msgpack.decode(data)
-    except (msgspec.DecodeError, ValueError, TypeError):
+    except (msgspec.DecodeError, ValueError, TypeError, RecursionError):
         return 0
     if isinstance(raw, dict):
         rid = raw.get("request_id")

@@ -8,7 +8,7 @@ import secrets
 import msgspec
 
 from residue import protocol
-from residue.errors import LimitExceeded, NotFound, ResidueError
+from residue.errors import Conflict, LimitExceeded, NotAuthorized, NotFound, ResidueError
 
 log = logging.getLogger("residue.transport")
 
@@ -38,9 +38,13 @@ def error_frame(exc: BaseException, *, request_id: int) -> protocol.Error:
 
 
 def http_status(exc: BaseException) -> int:
-    """HTTP status for an exception: 404, 413, 400 for our errors, 500 for the rest."""
+    """HTTP status for an exception: 401, 404, 409, 413, 400 for our errors, 500 for the rest."""
+    if isinstance(exc, NotAuthorized):
+        return 401
     if isinstance(exc, NotFound):
         return 404
+    if isinstance(exc, Conflict):
+        return 409
     if isinstance(exc, LimitExceeded):
         return 413
     if isinstance(exc, (ResidueError, msgspec.ValidationError, msgspec.DecodeError)):

@@ -1,4 +1,8 @@
-"""HTTP routes: uploads (with progress in the browser) and downloads (WAV, zip)."""
+"""HTTP routes: uploads (with progress in the browser) and downloads (WAV, zip).
+
+Every route but the health probe works in one session: the one its bearer token opens (see
+:mod:`residue.transport.auth`), or the default session for the local user.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from residue.services import sounds as sound_service
 from residue.services.audio_io import encode_wav
 from residue.services.context import Context
 from residue.services.decompose import open_decomposition
+from residue.transport import auth
 from residue.transport.errors import describe, http_status
 from residue.transport.peer import Hub
 
@@ -44,9 +49,17 @@ def _attachment(data: bytes, *, filename: str, media_type: str) -> Response[byte
     )
 
 
-def _ctx(state: State) -> Context:
-    ctx: Context = state.ctx
-    return ctx
+def session_context(request: Request[Any, Any, Any]) -> Context:
+    """The context of the session this request may work in.
+
+    Raises
+    ------
+    NotAuthorized
+        Without a valid token (or local access), or from another site's page.
+    """
+    ctx: Context = request.app.state.ctx
+    grant = auth.http_grant(ctx, request.headers, request.scope.get("client"))
+    return ctx.scoped(grant.session_id)
 
 
 @post("/api/sounds", status_code=201)
@@ -54,7 +67,7 @@ async def upload_sound(
     request: Request[Any, Any, Any], state: State, name: FromQuery[str] = "upload"
 ) -> Response[bytes]:
     """Add an uploaded audio file (the raw file is the body) to the store."""
-    ctx = _ctx(state)
+    ctx = session_context(request)
     limit = ctx.settings.max_upload_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -72,14 +85,14 @@ async def upload_sound(
     record = await ctx.executor.run(lambda p, t: sound_service.ingest(ctx, data, name=name))
     info = sound_service.sound_info(record)
     hub: Hub = state.hub
-    hub.broadcast(protocol.SoundAdded(request_id=0, sound=info))
+    hub.publish(ctx.session_id, protocol.SoundAdded(request_id=0, sound=info))
     return Response(_json.encode(info), status_code=201, media_type="application/json")
 
 
 @get("/api/sounds/{sound_id:str}/audio.wav")
-async def sound_wav(state: State, sound_id: FromPath[str]) -> Response[bytes]:
+async def sound_wav(request: Request[Any, Any, Any], sound_id: FromPath[str]) -> Response[bytes]:
     """The stored sound as a 24-bit WAV at its own rate."""
-    ctx = _ctx(state)
+    ctx = session_context(request)
     record, y = await ctx.executor.run(lambda p, t: sound_service.load_audio(ctx, sound_id))
     data = await ctx.executor.run(lambda p, t: encode_wav(y, sr=record.sample_rate))
     stem = record.name.rsplit(".", 1)[0] or "sound"
@@ -87,9 +100,9 @@ async def sound_wav(state: State, sound_id: FromPath[str]) -> Response[bytes]:
 
 
 @post("/api/render.wav", status_code=200)
-async def render_wav(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
+async def render_wav(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Render a RenderSpec (the JSON body) to a WAV: the current edit, as heard."""
-    ctx = _ctx(state)
+    ctx = session_context(request)
     body = await request.body()
     try:
         spec = msgspec.json.decode(body, type=protocol.RenderSpec)
@@ -109,10 +122,10 @@ async def render_wav(request: Request[Any, Any, Any], state: State) -> Response[
 
 @get("/api/decompositions/{decomposition_id:str}/units/{filename:str}")
 async def unit_wav(
-    state: State, decomposition_id: FromPath[str], filename: FromPath[str]
+    request: Request[Any, Any, Any], decomposition_id: FromPath[str], filename: FromPath[str]
 ) -> Response[bytes]:
     """One unit, unedited, as a WAV: ``units/0.wav`` is the first unit."""
-    ctx = _ctx(state)
+    ctx = session_context(request)
     stem, _, ext = filename.partition(".")
     if ext != "wav" or not stem.isdigit() or not 0 <= int(stem) <= 63:
         raise NotFound(f"no unit file {filename!r}: ask for units/<0-63>.wav")
@@ -128,9 +141,11 @@ async def unit_wav(
 
 
 @get("/api/decompositions/{decomposition_id:str}/units.zip")
-async def units_zip(state: State, decomposition_id: FromPath[str]) -> Response[bytes]:
+async def units_zip(
+    request: Request[Any, Any, Any], decomposition_id: FromPath[str]
+) -> Response[bytes]:
     """Every unit of a decomposition as WAVs in a zip."""
-    ctx = _ctx(state)
+    ctx = session_context(request)
     data = await ctx.executor.run(lambda p, t: render_service.units_zip(ctx, decomposition_id))
     opened = await ctx.executor.run(lambda p, t: open_decomposition(ctx, decomposition_id))
     return _attachment(

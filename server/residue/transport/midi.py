@@ -29,11 +29,12 @@ async def _transcribe(
             protocol.JobProgress(request_id=f.request_id, fraction=round(fraction, 4), stage=stage)
         )
 
-    reply = await ctx.executor.run(
-        lambda p, token: midi_room.transcribe_source(ctx, f, progress=p, cancel=token),
-        progress=progress,
-        cancel=cancel,
-    )
+    async with hub.job(peer, "this transcription"):
+        reply = await ctx.executor.run(
+            lambda p, token: midi_room.transcribe_source(ctx, f, progress=p, cancel=token),
+            progress=progress,
+            cancel=cancel,
+        )
     peer.send(reply)
 
 
@@ -63,7 +64,7 @@ async def _save_render(
     info = sound_service.sound_info(record)
     peer.send(protocol.SoundAdded(request_id=f.request_id, sound=info))
     # every tab's sound list, this one's included, takes it from the event (request_id 0)
-    hub.broadcast(protocol.SoundAdded(request_id=0, sound=info))
+    hub.publish(ctx.session_id, protocol.SoundAdded(request_id=0, sound=info))
 
 
 async def _import_midi(

@@ -11,12 +11,11 @@ from urllib.parse import quote
 
 import msgspec
 from litestar import Request, Response, post
-from litestar.datastructures import State
 
 from residue import protocol
 from residue.errors import ParameterError
 from residue.services import midi_room
-from residue.services.context import Context
+from residue.transport.http import session_context
 
 _decoder = msgspec.msgpack.Decoder(protocol.NoteRender)
 
@@ -42,9 +41,9 @@ async def _note_render(request: Request[Any, Any, Any]) -> protocol.NoteRender:
 
 
 @post("/api/midi/export.mid", status_code=200)
-async def export_mid(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
+async def export_mid(request: Request[Any, Any, Any]) -> Response[bytes]:
     """The notes as a Standard MIDI File (retuned by per-note bends when not 12-TET)."""
-    ctx: Context = state.ctx
+    ctx = session_context(request)
     r = await _note_render(request)
     data = await ctx.executor.run(lambda p, t: midi_room.export_midi(r))
     stem = (r.parts[0].name or "notes").strip()
@@ -53,9 +52,9 @@ async def export_mid(request: Request[Any, Any, Any], state: State) -> Response[
 
 
 @post("/api/midi/render.wav", status_code=200)
-async def render_wav(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
+async def render_wav(request: Request[Any, Any, Any]) -> Response[bytes]:
     """The notes rendered as the body asks, as a 24-bit WAV."""
-    ctx: Context = state.ctx
+    ctx = session_context(request)
     r = await _note_render(request)
     data = await ctx.executor.run(lambda p, t: midi_room.render_wav(ctx, r))
     return _attachment(data, filename=f"{midi_room.export_stem(r)}.wav", media_type="audio/wav")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
+
+import msgspec
 
 from residue import __version__, protocol
 from residue.dsp.progress import CancelToken
@@ -36,6 +38,10 @@ async def _hello(
             max_frame_bytes=s.max_frame_bytes,
         )
     )
+    # The local user is in the default session without a token (see transport.auth); anyone
+    # else enters a session with `join`. Either way `join` may move the socket elsewhere.
+    if peer.local and peer.ctx is None:
+        await hub.enter(peer, ctx, role="admin", token_id=None, name=None)
 
 
 async def _list_sounds(
@@ -77,11 +83,12 @@ async def _decompose(
             protocol.JobProgress(request_id=f.request_id, fraction=round(fraction, 4), stage=stage)
         )
 
-    opened, cached = await ctx.executor.run(
-        lambda p, token: decompose(ctx, f, progress=p, cancel=token),
-        progress=progress,
-        cancel=cancel,
-    )
+    async with hub.job(peer, "this split"):
+        opened, cached = await ctx.executor.run(
+            lambda p, token: decompose(ctx, f, progress=p, cancel=token),
+            progress=progress,
+            cancel=cancel,
+        )
     peer.send(decomposition_frame(opened, request_id=f.request_id, cached=cached))
 
 
@@ -130,27 +137,34 @@ async def _plan_remix(
     )
 
 
-LibraryOp = Literal["add", "rename", "tag", "delete"]
-
-
 def _changed(
-    hub: Hub, peer: Peer, request_id: int, op: LibraryOp, component_id: str, item: Any
+    ctx: Context,
+    hub: Hub,
+    peer: Peer,
+    request_id: int,
+    op: library_service.WireOp,
+    component_id: str,
+    record: library_service.Component | None,
+    seq: int,
+    tag: str | None = None,
 ) -> None:
-    """Answer the request and tell every other socket (request_id 0 marks an event)."""
-    peer.send(
-        protocol.LibraryChanged(request_id=request_id, op=op, component_id=component_id, item=item)
+    """Answer the request and publish the op to the session (request_id 0 marks an event).
+
+    The requester gets the event too; the op's ``seq`` tells a client it has it already.
+    """
+    reply = library_service.change_frame(
+        request_id=request_id, op=op, component_id=component_id, record=record, seq=seq,
+        actor=peer.name, tag=tag,
     )
-    hub.broadcast(
-        protocol.LibraryChanged(request_id=0, op=op, component_id=component_id, item=item),
-        exclude=peer,
-    )
+    peer.send(reply)
+    hub.publish(ctx.session_id, msgspec.structs.replace(reply, request_id=0))
 
 
 async def _save_component(
     ctx: Context, hub: Hub, peer: Peer, f: protocol.SaveComponent, cancel: CancelToken
 ) -> None:
-    record = await ctx.executor.run(
-        lambda p, t: library_service.save_component(
+    prepared = await ctx.executor.run(
+        lambda p, t: library_service.prepare_component(
             ctx,
             decomposition_id=f.decomposition_id,
             unit=f.unit,
@@ -159,7 +173,8 @@ async def _save_component(
             creator=peer.name,
         )
     )
-    _changed(hub, peer, f.request_id, "add", record.component_id, library_service.item(record))
+    record = await hub.write(lambda: library_service.keep_component(ctx, prepared))
+    _changed(ctx, hub, peer, f.request_id, "add", record.component_id, record, record.seq)
 
 
 async def _list_library(
@@ -183,22 +198,47 @@ async def _find_similar(
 async def _rename(
     ctx: Context, hub: Hub, peer: Peer, f: protocol.RenameComponent, cancel: CancelToken
 ) -> None:
-    record = ctx.store.library.rename(f.component_id, f.name)
-    _changed(hub, peer, f.request_id, "rename", record.component_id, library_service.item(record))
+    record = await hub.write(
+        lambda: ctx.store.library.rename(
+            f.component_id, f.name, base_version=f.base_version, actor=peer.name
+        )
+    )
+    _changed(ctx, hub, peer, f.request_id, "rename", f.component_id, record, record.seq)
 
 
 async def _tag(
     ctx: Context, hub: Hub, peer: Peer, f: protocol.TagComponent, cancel: CancelToken
 ) -> None:
-    record = ctx.store.library.set_tags(f.component_id, list(f.tags))
-    _changed(hub, peer, f.request_id, "tag", record.component_id, library_service.item(record))
+    # Replaces the whole list (kept for old pages); add_tag/remove_tag commute, this does not.
+    record = await hub.write(
+        lambda: ctx.store.library.set_tags(f.component_id, list(f.tags), actor=peer.name)
+    )
+    _changed(ctx, hub, peer, f.request_id, "tag", f.component_id, record, record.seq)
+
+
+async def _add_tag(
+    ctx: Context, hub: Hub, peer: Peer, f: protocol.AddTag, cancel: CancelToken
+) -> None:
+    record = await hub.write(
+        lambda: ctx.store.library.add_tag(f.component_id, f.tag, actor=peer.name)
+    )
+    _changed(ctx, hub, peer, f.request_id, "tag", f.component_id, record, record.seq, f.tag)
+
+
+async def _remove_tag(
+    ctx: Context, hub: Hub, peer: Peer, f: protocol.RemoveTag, cancel: CancelToken
+) -> None:
+    record = await hub.write(
+        lambda: ctx.store.library.remove_tag(f.component_id, f.tag, actor=peer.name)
+    )
+    _changed(ctx, hub, peer, f.request_id, "untag", f.component_id, record, record.seq, f.tag)
 
 
 async def _delete(
     ctx: Context, hub: Hub, peer: Peer, f: protocol.DeleteComponent, cancel: CancelToken
 ) -> None:
-    ctx.store.library.delete(f.component_id)
-    _changed(hub, peer, f.request_id, "delete", f.component_id, None)
+    seq = await hub.write(lambda: ctx.store.library.delete(f.component_id, actor=peer.name))
+    _changed(ctx, hub, peer, f.request_id, "delete", f.component_id, None, seq)
 
 
 HANDLERS: dict[type[Any], Handler] = {
@@ -217,5 +257,7 @@ HANDLERS: dict[type[Any], Handler] = {
     protocol.FindSimilar: _find_similar,
     protocol.RenameComponent: _rename,
     protocol.TagComponent: _tag,
+    protocol.AddTag: _add_tag,
+    protocol.RemoveTag: _remove_tag,
     protocol.DeleteComponent: _delete,
 }

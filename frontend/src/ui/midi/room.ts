@@ -10,6 +10,7 @@ import type { MidiChoices, NoteRender, SoundInfo } from "@shared/protocol";
 import type { AudioEngine, StreamSource } from "../../engine/engine";
 import type { ResidueClient, StreamRequest } from "../../net/client";
 import { ServerError } from "../../net/correlate";
+import { authHeaders } from "../../net/auth";
 import { filenameOf, parseErrorBody } from "../../net/http";
 import { downloadBlob } from "../dom";
 import { History } from "../model/history";
@@ -478,7 +479,7 @@ export class MidiRoom {
     }
     this.store.set({ busy });
     try {
-      const res = await fetch(url, { method: "POST", headers: { "Content-Type": "application/msgpack" }, body: encode(this.renderRequest(false)) });
+      const res = await fetch(url, { method: "POST", headers: { "Content-Type": "application/msgpack", ...authHeaders() }, body: encode(this.renderRequest(false)) });
       if (!res.ok) throw parseErrorBody(res.status, await res.text());
       downloadBlob(await res.blob(), filenameOf(res.headers.get("Content-Disposition")) ?? fallback);
     } catch (err) {

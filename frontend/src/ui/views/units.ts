@@ -3,6 +3,7 @@
  * its activation on the sound's time axis and its controls; remix-all, export and the units of other
  * open sounds to swap with.
  */
+import { credentials } from "../../net/auth";
 import { float32View } from "../../dsp/aligned";
 import { h, icon, ICONS, replaceChildren } from "../dom";
 import { dragHandle, dropTarget } from "../drag";
@@ -53,7 +54,7 @@ export function unitsPanel(studio: Studio, viewport: Viewport): HTMLElement {
     icon(ICONS.download),
     h("span", {}, "Edit WAV"),
   );
-  const exportZip = h("a", { class: "button", "data-testid": "export-zip", download: "", title: "Download every unit as WAVs in a zip" }, icon(ICONS.download), h("span", {}, "All units"));
+  const exportZip = h("a", { class: "button", "data-testid": "export-zip", download: "", title: "Download every unit as WAVs in a zip", onclick: tokenDownload(studio) }, icon(ICONS.download), h("span", {}, "All units"));
   const tools = h("div", { class: "toolbar units-tools", hidden: true }, h("label", { class: "field" }, h("span", {}, "Remix"), strategy), remix, exportEdit, exportZip);
 
   const pickBanner = h("div", { class: "pick-banner", role: "status", hidden: true });
@@ -125,7 +126,7 @@ export function unitsPanel(studio: Studio, viewport: Viewport): HTMLElement {
         { "aria-label": `Stretch unit ${unit + 1}`, "data-testid": `unit-stretch-${unit}`, onchange: () => studio.setStretch(unit, Number(stretch.value)) },
         STRETCHES.map((s) => h("option", { value: String(s) }, `${s}×`)),
       );
-      const wav = h("a", { class: "icon-button", download: "", "aria-label": `Download unit ${unit + 1} as WAV`, "data-testid": `export-unit-${unit}` }, icon(ICONS.download));
+      const wav = h("a", { class: "icon-button", download: "", "aria-label": `Download unit ${unit + 1} as WAV`, "data-testid": `export-unit-${unit}`, onclick: tokenDownload(studio) }, icon(ICONS.download));
       const toMidi = h(
         "button",
         { class: "toggle", "aria-label": `Turn unit ${unit + 1} into notes (MIDI room)`, title: "To MIDI: transcribe this unit into notes", "data-testid": `unit-to-midi-${unit}`, onclick: () => requestToMidi({ decompositionId: did, unit, label: `${d.soundName} unit ${unit + 1}` }) },
@@ -326,4 +327,14 @@ export function unitsPanel(studio: Studio, viewport: Viewport): HTMLElement {
 
 function formatDb(db: number): string {
   return `${db > 0 ? "+" : ""}${db.toFixed(1)} dB`;
+}
+
+/** In a session opened by a token, a plain link would download without it: fetch with it. */
+function tokenDownload(studio: Studio): (e: MouseEvent) => void {
+  return (e) => {
+    const a = e.currentTarget;
+    if (!(a instanceof HTMLAnchorElement) || !credentials().token || a.getAttribute("href") === "#") return;
+    e.preventDefault();
+    void studio.download(a.href);
+  };
 }
