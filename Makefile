@@ -67,9 +67,12 @@ web-test: $(WEB_STAMP)
 e2e: setup system web
 	$(PY) -m pytest e2e
 
-bench: setup
+# Speed and quality figures (printed against peers measured in the same run; not part of `test`).
+bench: setup system
 	$(PY) benchmarks/nmf.py
 	$(PY) benchmarks/audition.py
+	$(PY) benchmarks/transcription.py
+	$(PY) benchmarks/load.py
 
 clean:
 	rm -rf $(VENV) $(WEB)/node_modules $(WEB)/dist .residue
