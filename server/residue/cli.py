@@ -200,6 +200,18 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _separate(args: argparse.Namespace) -> int:
+    from residue.services import separation
+
+    bar = ProgressBar()
+    manifest = separation.run_separate_cli(
+        args.input, args.grid, args.out, bar, settings=Settings.from_env()
+    )
+    bar.done()
+    print(manifest)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -244,6 +256,14 @@ def build_parser() -> argparse.ArgumentParser:
     rmx.add_argument("--tag", default=None, help="only library components with this tag")
     rmx.add_argument("--seed", type=int, default=0)
     rmx.set_defaults(run=_remix)
+
+    sep = sub.add_parser("separate", help="run a grid of separations: every cell as WAV + manifest")
+    sep.add_argument("input", type=Path)
+    sep.add_argument(
+        "--grid", "-g", default="quick", help="quick, deep, or a grid JSON file (default quick)"
+    )
+    sep.add_argument("--out", "-o", type=Path, required=True, help="output folder")
+    sep.set_defaults(run=_separate)
 
     tr = sub.add_parser("transcribe", help="turn a sound into MIDI")
     tr.add_argument("input", type=Path)
