@@ -40,7 +40,11 @@ export type ClientFrame =
   | ListSessions
   | CreateInvite
   | ListInvites
-  | RevokeInvite;
+  | RevokeInvite
+  | StartGrid
+  | CancelCell
+  | PlayResult
+  | KeepCell;
 /**
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "ServerFrame".
@@ -70,7 +74,10 @@ export type ServerFrame =
   | SessionList
   | Invite
   | Invites
-  | InviteRevoked;
+  | InviteRevoked
+  | GridStarted
+  | GridCell
+  | GridDone;
 
 /**
  * residue wire contract, protocol version 1
@@ -621,6 +628,76 @@ export interface RevokeInvite {
   type: "revoke_invite";
 }
 /**
+ * Run a grid over a sound: a preset, or custom ``sweeps`` (exactly one of them).
+ *
+ *     Replies: ``grid_started``, ``job_progress``, one ``grid_cell`` per cell as it ends,
+ *     ``grid_done``.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "StartGrid".
+ */
+export interface StartGrid {
+  preset?: ("deep" | "quick") | null;
+  request_id: number;
+  sound_id: string;
+  sweeps?: GridSweep[] | null;
+  type: "start_grid";
+}
+/**
+ * One backend, the values to try for each parameter, the target stems.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "GridSweep".
+ */
+export interface GridSweep {
+  backend: string;
+  params?: {
+    /**
+     * at least 1, at most 8 items
+     */
+    [k: string]: (number | string)[] | undefined;
+  };
+  /**
+   * at least 1, at most 8 items
+   */
+  stems: string[];
+}
+/**
+ * Cancel one cell of the grid started by ``target_request_id``; the rest goes on.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "CancelCell".
+ */
+export interface CancelCell {
+  cell_id: string;
+  request_id: number;
+  target_request_id: number;
+  type: "cancel_cell";
+}
+/**
+ * Stream a grid result (an estimate or a residual) as PCM.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "PlayResult".
+ */
+export interface PlayResult {
+  request_id: number;
+  result_id: string;
+  type: "play_result";
+}
+/**
+ * Keep a grid result as a new sound (origin "separation"; reply and event: ``sound_added``).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "KeepCell".
+ */
+export interface KeepCell {
+  name: string;
+  request_id: number;
+  result_id: string;
+  type: "keep_cell";
+}
+/**
  * The reply to ``hello``: versions and the limits this server enforces.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
@@ -1118,6 +1195,81 @@ export interface InviteRevoked {
   request_id: number;
   type: "invite_revoked";
 }
+/**
+ * The grid's cells, in grid order, before any has run.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "GridStarted".
+ */
+export interface GridStarted {
+  cells: GridCellInfo[];
+  request_id: number;
+  sound_id: string;
+  type: "grid_started";
+}
+/**
+ * A cell of a grid: its target stem and backend setting (the page's row and column).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "GridCellInfo".
+ */
+export interface GridCellInfo {
+  backend: string;
+  cell_id: string;
+  setting: string;
+  stem: string;
+}
+/**
+ * One cell ended: ``done``, ``failed`` (with ``error``) or ``cancelled``.
+ *
+ *     A done cell has a result id for its estimate and one for its residual (the mix minus the
+ *     estimate), both playable and keepable; ``provenance`` is JSON text.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "GridCell".
+ */
+export interface GridCell {
+  cell_id: string;
+  elapsed_s: number;
+  error?: string | null;
+  error_code?: string | null;
+  hints?: GridHints | null;
+  provenance?: string;
+  request_id: number;
+  residual_hints?: GridHints | null;
+  residual_result_id?: string | null;
+  result_id?: string | null;
+  status: "cancelled" | "done" | "failed";
+  type: "grid_cell";
+}
+/**
+ * What a candidate sounds like (see :class:`residue.dsp.hints.Hints`).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "GridHints".
+ */
+export interface GridHints {
+  bleed: number;
+  flatness: number;
+  loudness_lufs: number;
+  loudness_method: string;
+  transients_per_s: number;
+}
+/**
+ * The grid is over: cells per status and whether it was cancelled.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "GridDone".
+ */
+export interface GridDone {
+  cancelled: number;
+  done: number;
+  elapsed_s: number;
+  failed: number;
+  grid_cancelled: boolean;
+  request_id: number;
+  type: "grid_done";
+}
 
 /** The `type` tag of every client frame. */
 export type ClientFrameType = ClientFrame["type"];
@@ -1135,6 +1287,7 @@ export const CLIENT_FRAME_REQUIRED: { readonly [T in ClientFrameType]: readonly 
   add_tag: ["type", "request_id", "component_id", "tag"],
   audition: ["type", "request_id", "spec"],
   cancel: ["type", "request_id", "target_request_id"],
+  cancel_cell: ["type", "request_id", "target_request_id", "cell_id"],
   create_invite: ["type", "request_id"],
   create_session: ["type", "request_id", "name"],
   decompose: ["type", "request_id", "sound_id"],
@@ -1148,11 +1301,13 @@ export const CLIENT_FRAME_REQUIRED: { readonly [T in ClientFrameType]: readonly 
   hello: ["type", "request_id", "protocol_version"],
   import_midi: ["type", "request_id", "data"],
   join: ["type", "request_id"],
+  keep_cell: ["type", "request_id", "result_id", "name"],
   list_invites: ["type", "request_id"],
   list_library: ["type", "request_id"],
   list_sessions: ["type", "request_id"],
   list_sounds: ["type", "request_id"],
   plan_remix: ["type", "request_id", "decomposition_id"],
+  play_result: ["type", "request_id", "result_id"],
   play_sound: ["type", "request_id", "sound_id"],
   remove_tag: ["type", "request_id", "component_id", "tag"],
   rename_component: ["type", "request_id", "component_id", "name"],
@@ -1162,6 +1317,7 @@ export const CLIENT_FRAME_REQUIRED: { readonly [T in ClientFrameType]: readonly 
   save_component: ["type", "request_id", "decomposition_id", "unit", "name"],
   save_render: ["type", "request_id", "render", "name"],
   set_presence: ["type", "request_id"],
+  start_grid: ["type", "request_id", "sound_id"],
   tag_component: ["type", "request_id", "component_id", "tags"],
   transcribe: ["type", "request_id", "source"],
 };
@@ -1172,6 +1328,9 @@ export const SERVER_FRAME_REQUIRED: { readonly [T in ServerFrameType]: readonly 
   audio_start: ["type", "request_id", "sample_rate", "channels", "n_frames"],
   decomposition: ["type", "request_id", "decomposition_id", "sound_id", "n_components", "beta", "n_rows", "n_frames", "frame_offset", "hop_s", "start_s", "end_s", "components", "activations", "unit_rms_db", "loss", "cached"],
   error: ["type", "request_id", "code", "message"],
+  grid_cell: ["type", "request_id", "cell_id", "status", "elapsed_s"],
+  grid_done: ["type", "request_id", "done", "failed", "cancelled", "grid_cancelled", "elapsed_s"],
+  grid_started: ["type", "request_id", "sound_id", "cells"],
   invite: ["type", "request_id", "session_id", "invite", "token"],
   invite_revoked: ["type", "request_id", "invite_id"],
   invites: ["type", "request_id", "invites"],

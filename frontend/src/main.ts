@@ -10,6 +10,9 @@ import { installMidiDebugHook } from "./ui/midi/debug";
 import { onToMidi } from "./ui/midi/events";
 import { MidiRoom } from "./ui/midi/room";
 import { midiRoomView } from "./ui/midi/view";
+import { installSeparationsDebugHook } from "./ui/separations/debug";
+import { SeparationsRoom } from "./ui/separations/room";
+import { separationsView } from "./ui/separations/view";
 import { SessionController } from "./ui/session";
 import { Studio } from "./ui/studio";
 import { Toasts } from "./ui/toast";
@@ -27,7 +30,11 @@ const session = new SessionController(client, studio, toasts);
 const root = document.getElementById("app");
 if (!root) throw new Error("index.html has no #app");
 const midi = new MidiRoom(client, studio, toasts);
-const rooms = mountApp(root, studio, toasts, [{ id: "midi", label: "MIDI", elements: [midiRoomView(midi)], onHide: () => midi.stop() }]);
+const separations = new SeparationsRoom(client, studio, toasts);
+const rooms = mountApp(root, studio, toasts, [
+  { id: "midi", label: "MIDI", elements: [midiRoomView(midi)], onHide: () => midi.stop() },
+  { id: "separations", label: "Separations", elements: [separationsView(separations)], onHide: () => separations.stop() },
+]);
 root.insertBefore(sessionBar(session), root.children[1] ?? null);
 onToMidi(({ decompositionId, unit, label }) => {
   rooms.show("midi");
@@ -35,6 +42,7 @@ onToMidi(({ decompositionId, unit, label }) => {
 });
 installDebugHook(studio, session);
 installMidiDebugHook(midi);
+installSeparationsDebugHook(separations);
 
 const scheme = location.protocol === "https:" ? "wss:" : "ws:";
 client.connect(`${scheme}//${location.host}/ws`);

@@ -856,6 +856,124 @@ class InviteRevoked(Frame, tag="invite_revoked", frozen=True, kw_only=True):
 
 
 # ============================================================================================
+# === The separations room === many separations of one sound, streamed cell by cell
+# ============================================================================================
+
+#: Sweeps of a custom grid; values tried per parameter; stems per sweep.
+MAX_GRID_SWEEPS = 8
+MAX_GRID_VALUES = 8
+MAX_GRID_STEMS = 8
+GridValue = int | float | Annotated[str, Meta(min_length=1, max_length=40)]
+
+
+class GridSweep(Struct, frozen=True, kw_only=True):
+    """One backend, the values to try for each parameter, the target stems."""
+
+    backend: Choice
+    params: Annotated[
+        dict[Choice, Annotated[list[GridValue], Meta(min_length=1, max_length=MAX_GRID_VALUES)]],
+        Meta(max_length=8),
+    ] = {}
+    stems: Annotated[list[Choice], Meta(min_length=1, max_length=MAX_GRID_STEMS)]
+
+
+class StartGrid(Frame, tag="start_grid", frozen=True, kw_only=True):
+    """Run a grid over a sound: a preset, or custom ``sweeps`` (exactly one of them).
+
+    Replies: ``grid_started``, ``job_progress``, one ``grid_cell`` per cell as it ends,
+    ``grid_done``.
+    """
+
+    request_id: RequestId
+    sound_id: Id
+    preset: Literal["quick", "deep"] | None = None
+    sweeps: Annotated[list[GridSweep], Meta(min_length=1, max_length=MAX_GRID_SWEEPS)] | None = (
+        None
+    )
+
+
+class CancelCell(Frame, tag="cancel_cell", frozen=True, kw_only=True):
+    """Cancel one cell of the grid started by ``target_request_id``; the rest goes on."""
+
+    request_id: RequestId
+    target_request_id: RequestId
+    cell_id: Id
+
+
+class PlayResult(Frame, tag="play_result", frozen=True, kw_only=True):
+    """Stream a grid result (an estimate or a residual) as PCM."""
+
+    request_id: RequestId
+    result_id: Id
+
+
+class KeepCell(Frame, tag="keep_cell", frozen=True, kw_only=True):
+    """Keep a grid result as a new sound (origin "separation"; reply and event: ``sound_added``)."""
+
+    request_id: RequestId
+    result_id: Id
+    name: Name
+
+
+class GridCellInfo(Struct, frozen=True, kw_only=True):
+    """A cell of a grid: its target stem and backend setting (the page's row and column)."""
+
+    cell_id: str
+    stem: str
+    backend: str
+    setting: str
+
+
+class GridStarted(Frame, tag="grid_started", frozen=True, kw_only=True):
+    """The grid's cells, in grid order, before any has run."""
+
+    request_id: int
+    sound_id: str
+    cells: list[GridCellInfo]
+
+
+class GridHints(Struct, frozen=True, kw_only=True):
+    """What a candidate sounds like (see :class:`residue.dsp.hints.Hints`)."""
+
+    loudness_lufs: float
+    flatness: float
+    bleed: float
+    transients_per_s: float
+    loudness_method: str
+
+
+class GridCell(Frame, tag="grid_cell", frozen=True, kw_only=True):
+    """One cell ended: ``done``, ``failed`` (with ``error``) or ``cancelled``.
+
+    A done cell has a result id for its estimate and one for its residual (the mix minus the
+    estimate), both playable and keepable; ``provenance`` is JSON text.
+    """
+
+    request_id: int
+    cell_id: str
+    status: Literal["done", "failed", "cancelled"]
+    elapsed_s: float
+    hints: GridHints | None = None
+    residual_hints: GridHints | None = None
+    provenance: str = "{}"
+    error: str | None = None
+    error_code: str | None = None
+    result_id: str | None = None
+    residual_result_id: str | None = None
+
+
+class GridDone(Frame, tag="grid_done", frozen=True, kw_only=True):
+    """The grid is over: cells per status and whether it was cancelled."""
+
+    request_id: int
+    done: int
+    failed: int
+    cancelled: int
+    grid_cancelled: bool
+    elapsed_s: float
+
+
+# ============================================================================================
 # The unions: each room of the page adds its own frames above and its union here.
 # ============================================================================================
 
@@ -925,8 +1043,12 @@ SessionServerFrame = (
     | InviteRevoked
 )
 
-ClientFrame = StudioClientFrame | MidiClientFrame | SessionClientFrame
-ServerFrame = StudioServerFrame | MidiServerFrame | SessionServerFrame
+SeparationClientFrame = StartGrid | CancelCell | PlayResult | KeepCell
+
+SeparationServerFrame = GridStarted | GridCell | GridDone
+
+ClientFrame = StudioClientFrame | MidiClientFrame | SessionClientFrame | SeparationClientFrame
+ServerFrame = StudioServerFrame | MidiServerFrame | SessionServerFrame | SeparationServerFrame
 
 
 #: Rows of every display curve and spectrogram.
@@ -1061,6 +1183,24 @@ def golden_frames() -> dict[str, Frame]:
             duration_s=2.0,
             key="A minor",
             seconds=0.125,
+        ),
+        "start_grid": StartGrid(
+            request_id=13,
+            sound_id="s1",
+            sweeps=[GridSweep(backend="hpss", params={"margin": [1.0, 3.0]}, stems=["drums"])],
+        ),
+        "grid_cell": GridCell(
+            request_id=13,
+            cell_id="c001",
+            status="done",
+            elapsed_s=0.5,
+            hints=GridHints(
+                loudness_lufs=-18.5, flatness=0.25, bleed=0.125, transients_per_s=2.0,
+                loudness_method="lufs",
+            ),
+            provenance='{"backend": "hpss", "stem": "drums"}',
+            result_id="r1",
+            residual_result_id="r2",
         ),
     }
 

@@ -23,13 +23,18 @@ from residue import protocol
 from residue.dsp.progress import CancelToken
 from residue.errors import LimitExceeded, NotAuthorized, ParameterError
 from residue.services.context import Context
-from residue.transport import auth, midi, sessions, studio
+from residue.transport import auth, midi, separation, sessions, studio
 from residue.transport.codec import decode_client, request_id_of
 from residue.transport.errors import error_frame
 from residue.transport.peer import Bucket, Handler, Hub, Peer
 
 #: Every request type the socket answers, room by room.
-HANDLERS: dict[type[Any], Handler] = {**studio.HANDLERS, **midi.HANDLERS, **sessions.HANDLERS}
+HANDLERS: dict[type[Any], Handler] = {
+    **studio.HANDLERS,
+    **midi.HANDLERS,
+    **sessions.HANDLERS,
+    **separation.HANDLERS,
+}
 #: Frames served to a socket that is in no session.
 OUTSIDE: tuple[type[Any], ...] = (protocol.Hello, protocol.Join, protocol.Cancel)
 #: Frames handled before the next frame is read (they move the socket between sessions).

@@ -1,0 +1,130 @@
+"""The separations room end to end: Debian's Chromium against the real server.
+
+A person opens the room, runs the quick grid on a demo loop, sees cards appear as cells finish,
+plays one and hears it (the page's AnalyserNode, read through ``window.residue``), moves with the
+keyboard, rejects one, keeps one and finds it in the Studio's sound list. A phone-width page shows
+one card per row. Screenshots go to ``e2e/artifacts/5N-separations-*.png``.
+
+``window.residueSeparations`` is the room's read-only hook.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Server
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+pytestmark = pytest.mark.e2e
+
+WAIT_MS = 60_000
+#: Peak RMS (full scale 1) above which we say "sound played"; silence reads 0.
+SOUND_RMS = 0.01
+
+
+def sep_state(page: Page) -> dict[str, Any]:
+    result: dict[str, Any] = page.evaluate("window.residueSeparations.state()")
+    return result
+
+
+def open_room(page: Page, server: Server) -> None:
+    page.goto(server.url)
+    page.wait_for_function(
+        "() => window.residue !== undefined && window.residue.state().connection === 'open'"
+        " && window.residue.state().sounds > 0",
+        timeout=WAIT_MS,
+    )
+    page.get_by_test_id("room-separations").click()
+    expect(page.get_by_test_id("sep-room")).to_be_visible()
+    expect(page.get_by_test_id("transport-play")).to_be_hidden()
+
+
+def run_until(page: Page, done: int) -> None:
+    page.get_by_test_id("sep-sound").select_option(label="demo drums")
+    page.get_by_test_id("sep-preset").select_option("quick")
+    page.get_by_test_id("sep-run").click()
+    page.wait_for_function(
+        f"window.residueSeparations.state().done >= {done}", timeout=WAIT_MS, polling=100
+    )
+
+
+@pytest.fixture
+def desktop(browser: Browser) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    yield ctx
+    ctx.close()
+
+
+def test_run_play_keep(server: Server, desktop: BrowserContext, artifacts: Path) -> None:
+    page = desktop.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    open_room(page, server)
+    run_until(page, 2)
+    cards = page.locator('[data-testid="sep-card"][data-status="done"]')
+    assert cards.count() >= 2
+    # stop the rest of the grid: finished cards stay
+    if sep_state(page)["running"]:
+        page.get_by_test_id("sep-cancel").click()
+    page.wait_for_function("!window.residueSeparations.state().running", timeout=WAIT_MS)
+    page.screenshot(path=str(artifacts / "50-separations-grid.png"))
+
+    # play the first finished card and hear it
+    first = cards.first
+    page.evaluate("window.residue.resetMeter()")
+    first.get_by_test_id("sep-play").click()
+    page.wait_for_function(
+        f"window.residue.peakRms() > {SOUND_RMS}", timeout=WAIT_MS, polling=50
+    )
+    assert sep_state(page)["playing"]["what"] == "estimate"
+    # A/B: the mix plays instead
+    first.get_by_test_id("sep-ab").click()
+    page.wait_for_function(
+        "window.residueSeparations.state().playing?.what === 'mix'", timeout=WAIT_MS
+    )
+    page.keyboard.press("Escape")
+    page.wait_for_function("window.residueSeparations.state().playing === null", timeout=WAIT_MS)
+
+    # keyboard: focus a card, move right, reject with X
+    first.focus()
+    page.keyboard.press("ArrowRight")
+    moved = sep_state(page)["focus"]
+    assert moved is not None
+    page.keyboard.press("x")
+    expect(page.locator(f'[data-cell="{moved}"]')).to_have_class(re.compile(r"sep-rejected"))
+
+    # keep the first card under a name: it is in the studio's sound list
+    first = page.locator('[data-testid="sep-card"][data-status="done"]').first
+    first.get_by_test_id("sep-keep-name").fill("e2e kept stem")
+    first.get_by_test_id("sep-keep").click()
+    page.wait_for_function("window.residueSeparations.state().kept === 1", timeout=WAIT_MS)
+    page.get_by_test_id("room-studio").click()
+    expect(page.get_by_test_id("sound-list")).to_contain_text("e2e kept stem")
+    assert errors == []
+
+
+def test_phone_width_is_one_column(server: Server, browser: Browser, artifacts: Path) -> None:
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                              has_touch=True)
+    page = ctx.new_page()
+    try:
+        open_room(page, server)
+        run_until(page, 2)
+        if sep_state(page)["running"]:
+            page.get_by_test_id("sep-cancel").click()
+        page.wait_for_function("!window.residueSeparations.state().running", timeout=WAIT_MS)
+        boxes = [
+            b for b in (c.bounding_box() for c in
+                        page.locator('[data-testid="sep-card"]').all()[:3])
+            if b is not None
+        ]
+        assert len(boxes) >= 2
+        assert len({round(b["x"]) for b in boxes}) == 1  # stacked, not side by side
+        assert all(b["x"] + b["width"] <= 390 + 1 for b in boxes)
+        page.screenshot(path=str(artifacts / "51-separations-phone.png"))
+    finally:
+        ctx.close()
