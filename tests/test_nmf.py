@@ -263,3 +263,12 @@ def test_validation_of_s() -> None:
         decompose(np.ones((3, 0)), n_components=1)
     with pytest.raises(ParameterError, match=r"W_init must have shape \(4, 2\) or \(2, 4, 2\)"):
         decompose(np.ones((2, 4, 6)), n_components=2, W_init=np.ones((3, 4, 2)))
+
+
+def test_read_only_input_is_accepted(rng: np.random.Generator) -> None:
+    S = low_rank(rng, 12, 20, 2)
+    S.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = decompose(S, n_components=2, n_iter=5)
+    assert res.W.shape == (12, 2)

@@ -235,3 +235,16 @@ def test_istft_longer_than_frames_pads_silence(rng: np.random.Generator) -> None
     assert out.shape == (8000,)
     assert np.all(np.isfinite(out))
     assert np.abs(out[4000:]).max() < 1e-6
+
+
+def test_read_only_input_is_accepted(rng: np.random.Generator) -> None:
+    import warnings
+
+    y = rng.standard_normal(3000).astype(np.float32)
+    y.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        D = stft(y)
+        D.setflags(write=False)
+        back = istft(D, length=3000)
+    np.testing.assert_allclose(back, y, atol=1e-5)

@@ -47,6 +47,7 @@ EPS = float(np.finfo(np.float32).eps)
 
 _TINY = float(np.finfo(np.float64).eps)  # factors below this become exactly 0 (scikit-learn)
 _BLOCK_ELEMENTS = 1 << 18  # at most F x frames per block (1 MiB of float32: one L2)
+_BLOCK_ELEMENTS_EU = 1 << 20  # Euclidean keeps no F x frames scratch: fewer, larger GEMMs
 _MIN_BLOCK_FRAMES = 64  # below this many frames per worker, run on the calling thread
 
 
@@ -200,7 +201,10 @@ def decompose(
 
     items: list[_Item] = []
     for b in range(n_items):
-        V = torch.from_numpy(np.ascontiguousarray(Sb[b])).to(dev)
+        Vn = Sb[b]
+        if not (Vn.flags.writeable and Vn.flags.c_contiguous):
+            Vn = np.array(Vn, order="C")  # torch wants writable memory; S itself is never written
+        V = torch.from_numpy(Vn).to(dev)
         W, H = _initial_factors(
             V,
             k,
@@ -456,7 +460,7 @@ class _Blocked:
         k = H.shape[0]
         on_cpu = V.device.type == "cpu"
         workers = min(torch.get_num_threads(), os.cpu_count() or 1) if on_cpu else 1
-        per_max = max(16, _BLOCK_ELEMENTS // n_bins)
+        per_max = max(16, (_BLOCK_ELEMENTS_EU if beta == 2.0 else _BLOCK_ELEMENTS) // n_bins)
         n_blocks = workers * math.ceil(n_frames / (workers * per_max))
         if n_frames < 2 * _MIN_BLOCK_FRAMES * workers:
             n_blocks = 1  # too small to be worth the threads

@@ -49,6 +49,13 @@ def as_device(device: DeviceLike) -> torch.device:
         raise ParameterError(f"device={device!r} is not a torch device") from exc
 
 
+def _as_tensor(a: np.ndarray, dev: torch.device) -> torch.Tensor:
+    """A tensor reading ``a`` without copying when possible (it is never written to)."""
+    if not (a.flags.writeable and a.flags.c_contiguous):
+        a = np.array(a, order="C")  # torch refuses read-only memory; copy rather than warn
+    return torch.from_numpy(a).to(dev)
+
+
 def _window(n_fft: int, device: torch.device) -> torch.Tensor:
     return _cached_window(n_fft, str(device))
 
@@ -105,7 +112,7 @@ def stft(
     hop_length = check_int("hop_length", hop_length, lo=1, hi=n_fft)
     dev = as_device(device)
     lead = y32.shape[:-1]
-    flat = torch.from_numpy(np.ascontiguousarray(y32.reshape(-1, y32.shape[-1]))).to(dev)
+    flat = _as_tensor(y32.reshape(-1, y32.shape[-1]), dev)
     D = torch.stft(
         flat,
         n_fft,
@@ -161,7 +168,7 @@ def istft(
     length = check_int("length", length, lo=1)
     dev = as_device(device)
     lead = D.shape[:-2]
-    flat = torch.from_numpy(np.ascontiguousarray(D.reshape(-1, *D.shape[-2:]))).to(dev)
+    flat = _as_tensor(D.reshape(-1, *D.shape[-2:]), dev)
     y = istft_torch(flat, n_fft=n_fft, hop_length=hop_length, length=length)
     out: np.ndarray = y.cpu().numpy().astype(np.float32, copy=False)
     return out.reshape(*lead, length)
@@ -183,12 +190,12 @@ def istft_torch(D: torch.Tensor, *, n_fft: int, hop_length: int, length: int) ->
     n_batch, _, n_frames = D.shape
     r = n_fft // hop_length
     frames = torch.fft.irfft(D, n=n_fft, dim=-2)  # (B, n_fft, n_frames)
-    frames.mul_(_window(n_fft, dev).unsqueeze(1))
+    window = _window(n_fft, dev)
     chunks = torch.zeros((n_batch, n_frames + r - 1, hop_length), dtype=frames.dtype, device=dev)
     for j in range(r):
-        chunks[:, j : j + n_frames].add_(
-            frames[:, j * hop_length : (j + 1) * hop_length].transpose(-1, -2)
-        )
+        part = slice(j * hop_length, (j + 1) * hop_length)
+        # Window and overlap-add in one pass: chunk t + j gets part j of frame t.
+        chunks[:, j : j + n_frames].addcmul_(frames[:, part].transpose(-1, -2), window[part])
     start = n_fft // 2
     avail = chunks.shape[1] * hop_length - start
     y = chunks.view(n_batch, -1)[:, start : start + length]

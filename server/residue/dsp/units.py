@@ -300,10 +300,13 @@ def render_units(
     groups = [g for g in (forward, backward) if g]
     if not groups:
         return np.zeros((*m.lead, length), dtype=np.float32)
-    factors = [_group_factor(m, g, plan) for g in groups]
-    factor = factors[0].unsqueeze(0) if len(factors) == 1 else torch.stack(factors)
-    # A complex times a real tensor, as real arithmetic: (G, B, F, T, 2) * (G, B, F, T, 1).
-    spectra = torch.view_as_complex(torch.view_as_real(m.D).unsqueeze(0) * factor.unsqueeze(-1))
+    if len(selected) == m.k and not plan:
+        spectra = m.D.unsqueeze(0)  # every unit, unedited: the masks sum to 1
+    else:
+        factors = [_group_factor(m, g, plan) for g in groups]
+        factor = factors[0].unsqueeze(0) if len(factors) == 1 else torch.stack(factors)
+        # A complex times a real tensor, as real arithmetic: (G, B, F, T, 2) * (G, B, F, T, 1).
+        spectra = torch.view_as_complex(torch.view_as_real(m.D).unsqueeze(0) * factor.unsqueeze(-1))
     n_fft = 2 * (m.n_bins - 1)
     y = istft_torch(
         spectra.reshape(-1, m.n_bins, m.n_frames), n_fft=n_fft, hop_length=hop_length, length=length
@@ -326,12 +329,15 @@ def _group_factor(m: _Model, group: list[int], plan: Mapping[int, UnitEdit]) -> 
     rebuilt = [k for k in group if k not in exact]
     factor: torch.Tensor | None = None
     if exact:
-        gains = torch.tensor(
-            [_gain(plan.get(k, _IDENTITY)) for k in exact], dtype=torch.float32, device=m.dev
-        )
-        idx = torch.tensor(exact, device=m.dev)
-        num = torch.bmm(m.W[:, :, idx] * gains, m.H[:, idx])
-        factor = m.ratio(num, float(gains.sum()))
+        gain_list = [_gain(plan.get(k, _IDENTITY)) for k in exact]
+        if len(exact) == m.k and len(set(gain_list)) == 1:
+            # Every unit at one gain: the masks sum to 1 everywhere (also where W H = 0).
+            factor = torch.full_like(m.WH, gain_list[0])
+        else:
+            gains = torch.tensor(gain_list, dtype=torch.float32, device=m.dev)
+            idx = torch.tensor(exact, device=m.dev)
+            num = torch.bmm(m.W[:, :, idx] * gains, m.H[:, idx])
+            factor = m.ratio(num, float(gains.sum()))
     if rebuilt:
         cols, rows = [], []
         for k in rebuilt:
