@@ -212,6 +212,53 @@ def _separate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _song_settings(args: argparse.Namespace) -> object:
+    from residue.dsp.compose import DEFAULT_GRAMMAR, SongSettings
+
+    grammar = args.grammar.read_text() if getattr(args, "grammar", None) else DEFAULT_GRAMMAR
+    return SongSettings(
+        seed=args.seed,
+        minutes=args.minutes,
+        criterion=getattr(args, "criterion", "weirdness"),
+        grammar=grammar,
+        ambience=getattr(args, "ambience", "off"),
+    )
+
+
+def _song(args: argparse.Namespace) -> int:
+    from residue.services import timbre
+
+    bar = ProgressBar()
+    result = timbre.run_song_cli(
+        args.seed,
+        args.minutes,
+        args.out,
+        Settings.from_env(),
+        bar,
+        song=_song_settings(args),  # type: ignore[arg-type]
+    )
+    bar.done()
+    print(result)
+    return 0
+
+
+def _album(args: argparse.Namespace) -> int:
+    from residue.services import timbre
+
+    bar = ProgressBar()
+    result = timbre.run_album_cli(
+        args.songs,
+        args.out,
+        Settings.from_env(),
+        bar,
+        song=_song_settings(args),  # type: ignore[arg-type]
+        fmt=args.format,
+    )
+    bar.done()
+    print(result)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -264,6 +311,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sep.add_argument("--out", "-o", type=Path, required=True, help="output folder")
     sep.set_defaults(run=_separate)
+
+    sp = sub.add_parser("song", help="render a generated ambient song from the timbre space")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--minutes", type=float, default=4.0)
+    sp.add_argument("--out", "-o", type=Path, required=True, help="output .wav or .flac")
+    sp.add_argument("--ambience", choices=("off", "wind", "rain", "waves"), default="off")
+    sp.add_argument(
+        "--criterion", choices=("centroid", "loudness", "weirdness", "random"), default="weirdness"
+    )
+    sp.add_argument("--grammar", type=Path, default=None, help="a grammar file (S -> ... lines)")
+    sp.set_defaults(run=_song)
+
+    ap = sub.add_parser("album", help="render an album of generated songs into a folder")
+    ap.add_argument("--songs", type=int, default=50)
+    ap.add_argument("--out", "-o", type=Path, required=True, help="output folder")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--minutes", type=float, default=4.0)
+    ap.add_argument("--format", choices=("flac", "wav"), default="flac")
+    ap.set_defaults(run=_album)
 
     tr = sub.add_parser("transcribe", help="turn a sound into MIDI")
     tr.add_argument("input", type=Path)
