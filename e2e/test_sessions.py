@@ -142,14 +142,18 @@ def test_two_people_one_library(
     open_edit(ana, "shared kick", "kick A")
     open_edit(bo, "shared kick", "kick B")
     assert click_now(ana, "[data-testid=rename-save]")
-    assert click_now(bo, "[data-testid=rename-save]")
+    # ana's rename may reach bo's page first and close bo's form: then bo never sent one
+    bo_sent = click_now(bo, "[data-testid=rename-save]")
     names, _ = same_library(ana, bo)
     assert len(names) == 1 and names[0] in {"kick A", "kick B"}, names
-    loser = bo if names[0] == "kick A" else ana
-    told = loser.get_by_test_id("toast-error").filter(has_text="Not renamed")
-    expect(told).to_be_visible(timeout=5_000)
-    expect(told).to_contain_text(f"renamed to “{names[0]}” by")
-    shot(loser, artifacts, "52-session-rename-conflict")
+    if bo_sent:  # both were sent from the same version: one wins, the other is told why
+        loser = bo if names[0] == "kick A" else ana
+        told = loser.get_by_test_id("toast-error").filter(has_text="Not renamed")
+        expect(told).to_be_visible(timeout=5_000)
+        expect(told).to_contain_text(f"renamed to “{names[0]}” by")
+        shot(loser, artifacts, "52-session-rename-conflict")
+    else:
+        assert names == ["kick A"], names
 
     # ana deletes it while bo renames it: it is gone at both (a delete wins)
     current = names[0]
