@@ -24,15 +24,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.signal
-import soxr
 
-from residue.dsp._validate import check_audio, check_float, check_int
+from residue.dsp._validate import check_float, check_int
 from residue.dsp.notes import Bend, Note, NoteSequence, sequence
 from residue.dsp.progress import CancelToken, ProgressFn
-from residue.errors import ModelUnavailableError, ParameterError
+from residue.dsp.transcribe import ANALYSIS_SR, to_analysis
+from residue.errors import ModelUnavailableError
 
 MODEL_RELATIVE_PATH = Path("saved_models") / "icassp_2022" / "nmp.onnx"
-SAMPLE_RATE = 22_050
+SAMPLE_RATE = ANALYSIS_SR
 FFT_HOP = 256
 N_FFT = 8 * FFT_HOP
 FPS = SAMPLE_RATE // FFT_HOP  # 86, as Basic Pitch's ANNOTATIONS_FPS
@@ -435,18 +435,8 @@ def prepare_audio(y: np.ndarray, *, sr: float) -> np.ndarray:
     ParameterError
         If the audio is not finite or shorter than :data:`MIN_DURATION_S`.
     """
-    y32 = check_audio(y, name="y")
-    sr = check_float("sr", sr, lo=1000.0, hi=400_000.0)
-    duration = y32.shape[-1] / sr
-    if duration < MIN_DURATION_S:
-        raise ParameterError(
-            f"the sound lasts {duration * 1000:.0f} ms; the basic-pitch backend needs at least "
-            f"{MIN_DURATION_S * 1000:.0f} ms (its analysis window)"
-        )
-    mono = y32.reshape(-1, y32.shape[-1]).mean(axis=0)
-    if round(sr) != SAMPLE_RATE:
-        mono = soxr.resample(mono, sr, SAMPLE_RATE, quality="HQ")
-    return np.ascontiguousarray(mono, dtype=np.float32)
+    # The model's input is the same mono 22050 Hz signal the weightless backends analyse.
+    return to_analysis(y, sr=sr, min_s=MIN_DURATION_S, backend="basic-pitch")
 
 
 def transcribe(
