@@ -44,7 +44,23 @@ export type ClientFrame =
   | StartGrid
   | CancelCell
   | PlayResult
-  | KeepCell;
+  | KeepCell
+  | GetTimbreState
+  | BuildTrainingSet
+  | TrainModel
+  | GetTimbreMap
+  | PreviewPoint
+  | CheckGrammar
+  | CreateSong
+  | GenerateAlbum
+  | ListSongs
+  | DeleteSong
+  | GetSwipeDeck
+  | PlayItem
+  | Decide
+  | UndoDecision
+  | ExportAlbum
+  | Manipulate;
 /**
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "ServerFrame".
@@ -77,7 +93,20 @@ export type ServerFrame =
   | InviteRevoked
   | GridStarted
   | GridCell
-  | GridDone;
+  | GridDone
+  | TimbreState
+  | TrainingSetBuilt
+  | TrainingEpoch
+  | ModelTrained
+  | TimbreMapFrame
+  | GrammarChecked
+  | SongAdded
+  | SongRemoved
+  | AlbumMade
+  | SongList
+  | SwipeDeck
+  | Decided
+  | AlbumExported;
 
 /**
  * residue wire contract, protocol version 1
@@ -698,6 +727,289 @@ export interface KeepCell {
   type: "keep_cell";
 }
 /**
+ * Models, training sets, albums and song defaults (reply: ``timbre_state``).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "GetTimbreState".
+ */
+export interface GetTimbreState {
+  request_id: number;
+  type: "get_timbre_state";
+}
+/**
+ * Cut clips from library sounds (all of this session's when ``sound_ids`` is None).
+ *
+ *     Replies: ``job_progress``, ``training_set_built``.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "BuildTrainingSet".
+ */
+export interface BuildTrainingSet {
+  name?: string;
+  request_id: number;
+  sound_ids?: string[] | null;
+  type: "build_training_set";
+}
+/**
+ * Train a timbre model on a training set (a job).
+ *
+ *     Replies: ``job_progress``, one ``training_epoch`` per epoch, ``model_trained``.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "TrainModel".
+ */
+export interface TrainModel {
+  epochs?: number | null;
+  request_id: number;
+  seed?: number;
+  set_id: string;
+  type: "train_model";
+}
+/**
+ * The 2-D map of a model's latent space: a set's clips, library components, anchors.
+ *
+ *     The default model is trained first if there is none yet (``job_progress`` says so).
+ *     Reply: ``timbre_map``.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "GetTimbreMap".
+ */
+export interface GetTimbreMap {
+  method?: "pca" | "umap";
+  model_id?: string | null;
+  request_id: number;
+  set_id?: string | null;
+  type: "get_timbre_map";
+}
+/**
+ * Hover to hear: a looping drone of a point of map ``map_id`` (reply: PCM).
+ *
+ *     The latent under ``(x, y)``, or that of point number ``point`` of the map exactly.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "PreviewPoint".
+ */
+export interface PreviewPoint {
+  map_id: string;
+  point?: number | null;
+  request_id: number;
+  seconds?: number;
+  type: "preview_point";
+  x?: number;
+  y?: number;
+}
+/**
+ * Validate a song grammar (reply: ``grammar_checked``, never an error frame).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "CheckGrammar".
+ */
+export interface CheckGrammar {
+  grammar: string;
+  request_id: number;
+  seed?: number;
+  type: "check_grammar";
+}
+/**
+ * Render one song and keep it (a job). ``set_id``: the map a region was drawn on.
+ *
+ *     Replies: ``job_progress``, ``song_added`` (also sent to the session's other tabs).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "CreateSong".
+ */
+export interface CreateSong {
+  model_id?: string | null;
+  params?: SongParams;
+  request_id: number;
+  set_id?: string | null;
+  type: "create_song";
+}
+/**
+ * A song's settings; ``None`` means the server's default (``timbre_state.defaults``).
+ *
+ *     ``region`` is a polygon of ``[x, y]`` map coordinates (for ``criterion="region"``);
+ *     ``grammar`` is the rules text (``S -> XYXZ | ...``, one rule per line).
+ */
+export interface SongParams {
+  ambience?: string | null;
+  ambience_lufs?: number | null;
+  criterion?: string | null;
+  direction?: ("high" | "low") | null;
+  effects?: string[] | null;
+  fade_s?: number | null;
+  grammar?: string | null;
+  loudness_lufs?: number | null;
+  minutes?: number | null;
+  n_candidates?: number | null;
+  region?: number[][] | null;
+  seed?: number;
+  step_s?: number | null;
+  wiggle_amplitude?: number | null;
+  wiggle_rate_hz?: number | null;
+}
+/**
+ * Generate an album of ``n_songs`` songs as one job (``params.seed`` seeds the album).
+ *
+ *     Replies: ``job_progress``, ``song_added`` per song as it is made, ``album_made``.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "GenerateAlbum".
+ */
+export interface GenerateAlbum {
+  model_id?: string | null;
+  n_songs?: number;
+  name?: string | null;
+  params?: SongParams1;
+  request_id: number;
+  set_id?: string | null;
+  type: "generate_album";
+}
+/**
+ * A song's settings; ``None`` means the server's default (``timbre_state.defaults``).
+ *
+ *     ``region`` is a polygon of ``[x, y]`` map coordinates (for ``criterion="region"``);
+ *     ``grammar`` is the rules text (``S -> XYXZ | ...``, one rule per line).
+ */
+export interface SongParams1 {
+  ambience?: string | null;
+  ambience_lufs?: number | null;
+  criterion?: string | null;
+  direction?: ("high" | "low") | null;
+  effects?: string[] | null;
+  fade_s?: number | null;
+  grammar?: string | null;
+  loudness_lufs?: number | null;
+  minutes?: number | null;
+  n_candidates?: number | null;
+  region?: number[][] | null;
+  seed?: number;
+  step_s?: number | null;
+  wiggle_amplitude?: number | null;
+  wiggle_rate_hz?: number | null;
+}
+/**
+ * Songs of one album (track order) or all (newest first). Reply: ``song_list``.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "ListSongs".
+ */
+export interface ListSongs {
+  album_id?: string | null;
+  request_id: number;
+  type: "list_songs";
+}
+/**
+ * Delete a song and its audio (reply ``ok``; event ``song_removed`` to every tab).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "DeleteSong".
+ */
+export interface DeleteSong {
+  request_id: number;
+  song_id: string;
+  type: "delete_song";
+}
+/**
+ * The cards to curate (reply: ``swipe_deck``).
+ *
+ *     Songs (of ``album_id``, else all), this session's recent grid results, or the clips of
+ *     training set ``set_id``.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "GetSwipeDeck".
+ */
+export interface GetSwipeDeck {
+  album_id?: string | null;
+  kind: "cell" | "clip" | "song";
+  request_id: number;
+  set_id?: string | null;
+  type: "get_swipe_deck";
+}
+/**
+ * Stream a song, grid result or clip as PCM, from ``start_s`` for at most ``max_s``.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "PlayItem".
+ */
+export interface PlayItem {
+  item_id: string;
+  kind: "cell" | "clip" | "song";
+  max_s?: number | null;
+  request_id: number;
+  start_s?: number;
+  type: "play_item";
+}
+/**
+ * Keep or reject an item (reply and event to every tab: ``decided``).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Decide".
+ */
+export interface Decide {
+  decision: "keep" | "reject";
+  item_id: string;
+  kind: "cell" | "clip" | "song";
+  request_id: number;
+  type: "decide";
+}
+/**
+ * Undo this session's most recent decision of ``kind``.
+ *
+ *     Reply and event: ``decided`` with ``undone`` true and ``decision`` None; error
+ *     ``not_found`` if there is none.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "UndoDecision".
+ */
+export interface UndoDecision {
+  kind: "cell" | "clip" | "song";
+  request_id: number;
+  type: "undo_decision";
+}
+/**
+ * Export kept songs as a loudness-matched album folder and a zip to download (a job).
+ *
+ *     The songs: ``song_ids`` in order, else the kept songs of ``album_id``, else every kept
+ *     song.
+ *
+ *     Replies: ``job_progress``, ``album_exported``.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "ExportAlbum".
+ */
+export interface ExportAlbum {
+  album_id?: string | null;
+  format?: "flac" | "wav";
+  request_id: number;
+  song_ids?: string[] | null;
+  title?: string | null;
+  type: "export_album";
+}
+/**
+ * Audition an embedding manipulation (reply: PCM).
+ *
+ *     ``stretch``: ``sound_id`` time-stretched by ``factor`` in latent space (same pitch);
+ *     ``blend``: ``sound_id`` and ``other_sound_id`` interpolated (``mix`` 0 = first, 1 = other);
+ *     ``crossfade``: the first morphing into the other over ``crossfade_s``;
+ *     ``nmf_stretch``: decomposition ``decomposition_id`` stretched by resampling activations.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Manipulate".
+ */
+export interface Manipulate {
+  crossfade_s?: number;
+  decomposition_id?: string | null;
+  factor?: number;
+  mix?: number;
+  model_id?: string | null;
+  op: "blend" | "crossfade" | "nmf_stretch" | "stretch";
+  other_sound_id?: string | null;
+  request_id: number;
+  sound_id?: string | null;
+  type: "manipulate";
+}
+/**
  * The reply to ``hello``: versions and the limits this server enforces.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
@@ -1270,6 +1582,301 @@ export interface GridDone {
   request_id: number;
   type: "grid_done";
 }
+/**
+ * Everything the timbre room lists, and the concrete song defaults and choices.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "TimbreState".
+ */
+export interface TimbreState {
+  albums: AlbumInfo[];
+  ambiences: string[];
+  criteria: string[];
+  default_model_id: string | null;
+  defaults: SongParams2;
+  map_methods: string[];
+  max_album_songs: number;
+  models: TimbreModelInfo[];
+  request_id: number;
+  sets: TrainingSetInfo[];
+  type: "timbre_state";
+}
+/**
+ * An album: a named run of songs from one settings template.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "AlbumInfo".
+ */
+export interface AlbumInfo {
+  album_id: string;
+  created_at: number;
+  model_id: string;
+  n_songs: number;
+  name: string;
+}
+/**
+ * A song's settings; ``None`` means the server's default (``timbre_state.defaults``).
+ *
+ *     ``region`` is a polygon of ``[x, y]`` map coordinates (for ``criterion="region"``);
+ *     ``grammar`` is the rules text (``S -> XYXZ | ...``, one rule per line).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "SongParams".
+ */
+export interface SongParams2 {
+  ambience?: string | null;
+  ambience_lufs?: number | null;
+  criterion?: string | null;
+  direction?: ("high" | "low") | null;
+  effects?: string[] | null;
+  fade_s?: number | null;
+  grammar?: string | null;
+  loudness_lufs?: number | null;
+  minutes?: number | null;
+  n_candidates?: number | null;
+  region?: number[][] | null;
+  seed?: number;
+  step_s?: number | null;
+  wiggle_amplitude?: number | null;
+  wiggle_rate_hz?: number | null;
+}
+/**
+ * A trained timbre model: what it learned from, and its loss per epoch.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "TimbreModelInfo".
+ */
+export interface TimbreModelInfo {
+  is_default: boolean;
+  latent_dim: number;
+  loss: number[];
+  model_id: string;
+  n_clips: number;
+  training_set: string;
+}
+/**
+ * Clips cut from library sounds; ``n_usable`` are neither transient nor silent.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "TrainingSetInfo".
+ */
+export interface TrainingSetInfo {
+  created_at: number;
+  n_clips: number;
+  n_usable: number;
+  name: string;
+  set_id: string;
+}
+/**
+ * A training set was built.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "TrainingSetBuilt".
+ */
+export interface TrainingSetBuilt {
+  request_id: number;
+  set: TrainingSetInfo;
+  type: "training_set_built";
+}
+/**
+ * One epoch of a training job ended (the loss curve grows by one point).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "TrainingEpoch".
+ */
+export interface TrainingEpoch {
+  epoch: number;
+  epochs: number;
+  loss: number;
+  request_id: number;
+  type: "training_epoch";
+}
+/**
+ * A training job ended with a saved model.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "ModelTrained".
+ */
+export interface ModelTrained {
+  model: TimbreModelInfo;
+  request_id: number;
+  type: "model_trained";
+}
+/**
+ * A map of a latent space; ``map_id`` names it for ``preview_point``.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "TimbreMapFrame".
+ */
+export interface TimbreMapFrame {
+  map_id: string;
+  method: string;
+  model_id: string;
+  points: MapPointInfo[];
+  request_id: number;
+  set_id: string | null;
+  type: "timbre_map";
+}
+/**
+ * A point of the timbre map: a training clip, a library component, or a model anchor.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "MapPointInfo".
+ */
+export interface MapPointInfo {
+  flagged?: boolean;
+  item_id: string;
+  kind: "anchor" | "clip" | "component";
+  label: string;
+  x: number;
+  y: number;
+}
+/**
+ * A grammar's check: ``ok``, else ``error`` says what is wrong.
+ *
+ *     ``example`` is one expansion (the song's sections, seeded by the request's seed).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "GrammarChecked".
+ */
+export interface GrammarChecked {
+  error?: string | null;
+  example?: string | null;
+  ok: boolean;
+  request_id: number;
+  symbols?: string[];
+  type: "grammar_checked";
+}
+/**
+ * A song was made (the reply to its job; request_id 0: another tab's, or an album's).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "SongAdded".
+ */
+export interface SongAdded {
+  request_id: number;
+  song: SongInfo;
+  type: "song_added";
+}
+/**
+ * A generated song.
+ *
+ *     ``thumbnail`` is a uint8 ``(thumb_rows, thumb_cols)`` row-major log-frequency spectrogram
+ *     (row 0 lowest); ``settings`` is its recipe as JSON text.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "SongInfo".
+ */
+export interface SongInfo {
+  album_id: string | null;
+  created_at: number;
+  decision: ("keep" | "reject") | null;
+  duration_s: number;
+  loudness_lufs: number | null;
+  model_id: string;
+  name: string;
+  position: number;
+  seed: number;
+  settings: string;
+  song_id: string;
+  structure: string;
+  thumb_cols: number;
+  thumb_rows: number;
+  thumbnail: Uint8Array;
+}
+/**
+ * A song was deleted (event, request_id 0).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "SongRemoved".
+ */
+export interface SongRemoved {
+  request_id: number;
+  song_id: string;
+  type: "song_removed";
+}
+/**
+ * An album job ended (also when cancelled: ``n_songs`` says how many were made).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "AlbumMade".
+ */
+export interface AlbumMade {
+  album: AlbumInfo;
+  request_id: number;
+  type: "album_made";
+}
+/**
+ * Songs and albums.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "SongList".
+ */
+export interface SongList {
+  albums: AlbumInfo[];
+  request_id: number;
+  songs: SongInfo[];
+  type: "song_list";
+}
+/**
+ * The cards to curate, in order; ``undo`` says whether there is a decision to undo.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "SwipeDeck".
+ */
+export interface SwipeDeck {
+  cards: SwipeCard[];
+  kind: "cell" | "clip" | "song";
+  request_id: number;
+  type: "swipe_deck";
+  undo: boolean;
+}
+/**
+ * One card of the swipe page (see :class:`SongInfo` for the thumbnail layout).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "SwipeCard".
+ */
+export interface SwipeCard {
+  decision: ("keep" | "reject") | null;
+  duration_s: number;
+  item_id: string;
+  kind: "cell" | "clip" | "song";
+  subtitle: string;
+  thumb_cols: number;
+  thumb_rows: number;
+  thumbnail: Uint8Array;
+  title: string;
+}
+/**
+ * A decision was made, or undone (``undone`` true, ``decision`` None).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Decided".
+ */
+export interface Decided {
+  decision: ("keep" | "reject") | null;
+  item_id: string;
+  kind: "cell" | "clip" | "song";
+  request_id: number;
+  type: "decided";
+  undone?: boolean;
+}
+/**
+ * An exported album: its folder on the server and a zip at ``url`` (same origin).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "AlbumExported".
+ */
+export interface AlbumExported {
+  files: string[];
+  folder: string;
+  loudness_lufs: number;
+  request_id: number;
+  title: string;
+  type: "album_exported";
+  url: string;
+}
 
 /** The `type` tag of every client frame. */
 export type ClientFrameType = ClientFrame["type"];
@@ -1286,18 +1893,28 @@ export type ComponentRef = UnitComponent | LibraryComponent;
 export const CLIENT_FRAME_REQUIRED: { readonly [T in ClientFrameType]: readonly string[] } = {
   add_tag: ["type", "request_id", "component_id", "tag"],
   audition: ["type", "request_id", "spec"],
+  build_training_set: ["type", "request_id"],
   cancel: ["type", "request_id", "target_request_id"],
   cancel_cell: ["type", "request_id", "target_request_id", "cell_id"],
+  check_grammar: ["type", "request_id", "grammar"],
   create_invite: ["type", "request_id"],
   create_session: ["type", "request_id", "name"],
+  create_song: ["type", "request_id"],
+  decide: ["type", "request_id", "kind", "item_id", "decision"],
   decompose: ["type", "request_id", "sound_id"],
   delete_component: ["type", "request_id", "component_id"],
+  delete_song: ["type", "request_id", "song_id"],
   delete_sound: ["type", "request_id", "sound_id"],
+  export_album: ["type", "request_id"],
   find_similar: ["type", "request_id", "component"],
+  generate_album: ["type", "request_id"],
   get_decomposition: ["type", "request_id", "decomposition_id"],
   get_midi_choices: ["type", "request_id"],
   get_source_spectrogram: ["type", "request_id", "source"],
   get_spectrogram: ["type", "request_id", "sound_id"],
+  get_swipe_deck: ["type", "request_id", "kind"],
+  get_timbre_map: ["type", "request_id"],
+  get_timbre_state: ["type", "request_id"],
   hello: ["type", "request_id", "protocol_version"],
   import_midi: ["type", "request_id", "data"],
   join: ["type", "request_id"],
@@ -1305,10 +1922,14 @@ export const CLIENT_FRAME_REQUIRED: { readonly [T in ClientFrameType]: readonly 
   list_invites: ["type", "request_id"],
   list_library: ["type", "request_id"],
   list_sessions: ["type", "request_id"],
+  list_songs: ["type", "request_id"],
   list_sounds: ["type", "request_id"],
+  manipulate: ["type", "request_id", "op"],
   plan_remix: ["type", "request_id", "decomposition_id"],
+  play_item: ["type", "request_id", "kind", "item_id"],
   play_result: ["type", "request_id", "result_id"],
   play_sound: ["type", "request_id", "sound_id"],
+  preview_point: ["type", "request_id", "map_id"],
   remove_tag: ["type", "request_id", "component_id", "tag"],
   rename_component: ["type", "request_id", "component_id", "name"],
   render_notes: ["type", "request_id", "render"],
@@ -1319,15 +1940,21 @@ export const CLIENT_FRAME_REQUIRED: { readonly [T in ClientFrameType]: readonly 
   set_presence: ["type", "request_id"],
   start_grid: ["type", "request_id", "sound_id"],
   tag_component: ["type", "request_id", "component_id", "tags"],
+  train_model: ["type", "request_id", "set_id"],
   transcribe: ["type", "request_id", "source"],
+  undo_decision: ["type", "request_id", "kind"],
 };
 
 /** Required fields of each ServerFrame (from the schema), for a light runtime check. */
 export const SERVER_FRAME_REQUIRED: { readonly [T in ServerFrameType]: readonly string[] } = {
+  album_exported: ["type", "request_id", "title", "folder", "url", "files", "loudness_lufs"],
+  album_made: ["type", "request_id", "album"],
   audio_end: ["type", "request_id", "n_frames", "peak"],
   audio_start: ["type", "request_id", "sample_rate", "channels", "n_frames"],
+  decided: ["type", "request_id", "kind", "item_id", "decision"],
   decomposition: ["type", "request_id", "decomposition_id", "sound_id", "n_components", "beta", "n_rows", "n_frames", "frame_offset", "hop_s", "start_s", "end_s", "components", "activations", "unit_rms_db", "loss", "cached"],
   error: ["type", "request_id", "code", "message"],
+  grammar_checked: ["type", "request_id", "ok"],
   grid_cell: ["type", "request_id", "cell_id", "status", "elapsed_s"],
   grid_done: ["type", "request_id", "done", "failed", "cancelled", "grid_cancelled", "elapsed_s"],
   grid_started: ["type", "request_id", "sound_id", "cells"],
@@ -1341,15 +1968,24 @@ export const SERVER_FRAME_REQUIRED: { readonly [T in ServerFrameType]: readonly 
   library_ops: ["type", "request_id", "since", "last_seq", "ops"],
   midi_choices: ["type", "request_id", "backends", "default_backend", "synths", "soundfonts", "programs", "tunings", "scales", "max_notes"],
   midi_parts: ["type", "request_id", "name", "parts", "duration_s"],
+  model_trained: ["type", "request_id", "model"],
   ok: ["type", "request_id"],
   presence: ["type", "request_id", "members"],
   remix_plan: ["type", "request_id", "decomposition_id", "strategy", "assignments"],
   session_created: ["type", "request_id", "session"],
   session_list: ["type", "request_id", "sessions"],
+  song_added: ["type", "request_id", "song"],
+  song_list: ["type", "request_id", "songs", "albums"],
+  song_removed: ["type", "request_id", "song_id"],
   sound_added: ["type", "request_id", "sound"],
   sounds: ["type", "request_id", "sounds"],
   spectrogram_info: ["type", "request_id", "sound_id", "n_rows", "n_frames", "hop_s", "f_min_hz", "f_max_hz", "top_db"],
   spectrogram_tile: ["type", "request_id", "frame_start", "n_frames", "n_rows", "data", "last"],
+  swipe_deck: ["type", "request_id", "kind", "cards", "undo"],
+  timbre_map: ["type", "request_id", "map_id", "model_id", "set_id", "method", "points"],
+  timbre_state: ["type", "request_id", "models", "default_model_id", "sets", "albums", "defaults", "criteria", "ambiences", "map_methods", "max_album_songs"],
+  training_epoch: ["type", "request_id", "epoch", "epochs", "loss"],
+  training_set_built: ["type", "request_id", "set"],
   transcription: ["type", "request_id", "source", "backend", "part", "sound_id", "start_s", "duration_s"],
   welcome: ["type", "request_id", "protocol_version", "server_version", "max_upload_bytes", "max_duration_s", "max_frame_bytes"],
 };

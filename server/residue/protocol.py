@@ -974,6 +974,433 @@ class GridDone(Frame, tag="grid_done", frozen=True, kw_only=True):
 
 
 # ============================================================================================
+# === The timbre room === a latent space of the user's timbres, songs through it, curation
+# ============================================================================================
+
+#: What the swipe page curates: generated songs, separation-grid results, training clips.
+ItemKind = Literal["song", "cell", "clip"]
+#: A swipe item id: a song id, a grid result id, or ``<set_id>-<clip index>``.
+ItemId = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]
+MapCoord = Annotated[float, Meta(ge=-1e6, le=1e6)]
+MAX_REGION_POINTS = 256
+MAX_EFFECTS = 16
+
+
+class SongParams(Struct, frozen=True, kw_only=True):
+    """A song's settings; ``None`` means the server's default (``timbre_state.defaults``).
+
+    ``region`` is a polygon of ``[x, y]`` map coordinates (for ``criterion="region"``);
+    ``grammar`` is the rules text (``S -> XYXZ | ...``, one rule per line).
+    """
+
+    seed: Seed = 0
+    minutes: float | None = None
+    criterion: Choice | None = None
+    direction: Literal["high", "low"] | None = None
+    region: (
+        Annotated[
+            list[Annotated[list[MapCoord], Meta(min_length=2, max_length=2)]],
+            Meta(max_length=MAX_REGION_POINTS),
+        ]
+        | None
+    ) = None
+    grammar: Annotated[str, Meta(max_length=4000)] | None = None
+    wiggle_amplitude: float | None = None
+    wiggle_rate_hz: float | None = None
+    step_s: float | None = None
+    fade_s: float | None = None
+    loudness_lufs: float | None = None
+    n_candidates: int | None = None
+    ambience: Choice | None = None
+    effects: Annotated[list[Id], Meta(max_length=MAX_EFFECTS)] | None = None
+    ambience_lufs: float | None = None
+
+
+class TimbreModelInfo(Struct, frozen=True, kw_only=True):
+    """A trained timbre model: what it learned from, and its loss per epoch."""
+
+    model_id: str
+    is_default: bool
+    latent_dim: int
+    training_set: str
+    n_clips: int
+    loss: list[float]
+
+
+class TrainingSetInfo(Struct, frozen=True, kw_only=True):
+    """Clips cut from library sounds; ``n_usable`` are neither transient nor silent."""
+
+    set_id: str
+    name: str
+    created_at: float
+    n_clips: int
+    n_usable: int
+
+
+class AlbumInfo(Struct, frozen=True, kw_only=True):
+    """An album: a named run of songs from one settings template."""
+
+    album_id: str
+    name: str
+    created_at: float
+    n_songs: int
+    model_id: str
+
+
+class SongInfo(Struct, frozen=True, kw_only=True):
+    """A generated song.
+
+    ``thumbnail`` is a uint8 ``(thumb_rows, thumb_cols)`` row-major log-frequency spectrogram
+    (row 0 lowest); ``settings`` is its recipe as JSON text.
+    """
+
+    song_id: str
+    name: str
+    album_id: str | None
+    position: int
+    seed: int
+    model_id: str
+    created_at: float
+    duration_s: float
+    loudness_lufs: float | None
+    structure: str
+    thumbnail: bytes
+    thumb_rows: int
+    thumb_cols: int
+    decision: Literal["keep", "reject"] | None
+    settings: str
+
+
+class MapPointInfo(Struct, frozen=True, kw_only=True):
+    """A point of the timbre map: a training clip, a library component, or a model anchor."""
+
+    kind: Literal["clip", "component", "anchor"]
+    item_id: str
+    label: str
+    x: float
+    y: float
+    flagged: bool = False
+
+
+class SwipeCard(Struct, frozen=True, kw_only=True):
+    """One card of the swipe page (see :class:`SongInfo` for the thumbnail layout)."""
+
+    kind: ItemKind
+    item_id: str
+    title: str
+    subtitle: str
+    duration_s: float
+    thumbnail: bytes
+    thumb_rows: int
+    thumb_cols: int
+    decision: Literal["keep", "reject"] | None
+
+
+class GetTimbreState(Frame, tag="get_timbre_state", frozen=True, kw_only=True):
+    """Models, training sets, albums and song defaults (reply: ``timbre_state``)."""
+
+    request_id: RequestId
+
+
+class BuildTrainingSet(Frame, tag="build_training_set", frozen=True, kw_only=True):
+    """Cut clips from library sounds (all of this session's when ``sound_ids`` is None).
+
+    Replies: ``job_progress``, ``training_set_built``.
+    """
+
+    request_id: RequestId
+    name: Name = "library"
+    sound_ids: Annotated[list[Id], Meta(min_length=1, max_length=500)] | None = None
+
+
+class TrainModel(Frame, tag="train_model", frozen=True, kw_only=True):
+    """Train a timbre model on a training set (a job).
+
+    Replies: ``job_progress``, one ``training_epoch`` per epoch, ``model_trained``.
+    """
+
+    request_id: RequestId
+    set_id: Id
+    epochs: Annotated[int, Meta(ge=1, le=1000)] | None = None
+    seed: Seed = 0
+
+
+class GetTimbreMap(Frame, tag="get_timbre_map", frozen=True, kw_only=True):
+    """The 2-D map of a model's latent space: a set's clips, library components, anchors.
+
+    The default model is trained first if there is none yet (``job_progress`` says so).
+    Reply: ``timbre_map``.
+    """
+
+    request_id: RequestId
+    model_id: Id | None = None
+    set_id: Id | None = None
+    method: Literal["pca", "umap"] = "pca"
+
+
+class PreviewPoint(Frame, tag="preview_point", frozen=True, kw_only=True):
+    """Hover to hear: a looping drone of a point of map ``map_id`` (reply: PCM).
+
+    The latent under ``(x, y)``, or that of point number ``point`` of the map exactly.
+    """
+
+    request_id: RequestId
+    map_id: Id
+    x: MapCoord = 0.0
+    y: MapCoord = 0.0
+    point: Annotated[int, Meta(ge=0)] | None = None
+    seconds: Annotated[float, Meta(ge=0.1, le=30.0)] = 2.0
+
+
+class CheckGrammar(Frame, tag="check_grammar", frozen=True, kw_only=True):
+    """Validate a song grammar (reply: ``grammar_checked``, never an error frame)."""
+
+    request_id: RequestId
+    grammar: Annotated[str, Meta(max_length=4000)]
+    seed: Seed = 0
+
+
+class CreateSong(Frame, tag="create_song", frozen=True, kw_only=True):
+    """Render one song and keep it (a job). ``set_id``: the map a region was drawn on.
+
+    Replies: ``job_progress``, ``song_added`` (also sent to the session's other tabs).
+    """
+
+    request_id: RequestId
+    params: SongParams = SongParams()
+    model_id: Id | None = None
+    set_id: Id | None = None
+
+
+class GenerateAlbum(Frame, tag="generate_album", frozen=True, kw_only=True):
+    """Generate an album of ``n_songs`` songs as one job (``params.seed`` seeds the album).
+
+    Replies: ``job_progress``, ``song_added`` per song as it is made, ``album_made``.
+    """
+
+    request_id: RequestId
+    n_songs: int = 50
+    params: SongParams = SongParams()
+    name: Name | None = None
+    model_id: Id | None = None
+    set_id: Id | None = None
+
+
+class ListSongs(Frame, tag="list_songs", frozen=True, kw_only=True):
+    """Songs of one album (track order) or all (newest first). Reply: ``song_list``."""
+
+    request_id: RequestId
+    album_id: Id | None = None
+
+
+class DeleteSong(Frame, tag="delete_song", frozen=True, kw_only=True):
+    """Delete a song and its audio (reply ``ok``; event ``song_removed`` to every tab)."""
+
+    request_id: RequestId
+    song_id: Id
+
+
+class GetSwipeDeck(Frame, tag="get_swipe_deck", frozen=True, kw_only=True):
+    """The cards to curate (reply: ``swipe_deck``).
+
+    Songs (of ``album_id``, else all), this session's recent grid results, or the clips of
+    training set ``set_id``.
+    """
+
+    request_id: RequestId
+    kind: ItemKind
+    album_id: Id | None = None
+    set_id: Id | None = None
+
+
+class PlayItem(Frame, tag="play_item", frozen=True, kw_only=True):
+    """Stream a song, grid result or clip as PCM, from ``start_s`` for at most ``max_s``."""
+
+    request_id: RequestId
+    kind: ItemKind
+    item_id: ItemId
+    start_s: Seconds = 0.0
+    max_s: Annotated[float, Meta(gt=0.0, le=3600.0)] | None = None
+
+
+class Decide(Frame, tag="decide", frozen=True, kw_only=True):
+    """Keep or reject an item (reply and event to every tab: ``decided``)."""
+
+    request_id: RequestId
+    kind: ItemKind
+    item_id: ItemId
+    decision: Literal["keep", "reject"]
+
+
+class UndoDecision(Frame, tag="undo_decision", frozen=True, kw_only=True):
+    """Undo this session's most recent decision of ``kind``.
+
+    Reply and event: ``decided`` with ``undone`` true and ``decision`` None; error
+    ``not_found`` if there is none.
+    """
+
+    request_id: RequestId
+    kind: ItemKind
+
+
+class ExportAlbum(Frame, tag="export_album", frozen=True, kw_only=True):
+    """Export kept songs as a loudness-matched album folder and a zip to download (a job).
+
+    The songs: ``song_ids`` in order, else the kept songs of ``album_id``, else every kept
+    song.
+
+    Replies: ``job_progress``, ``album_exported``.
+    """
+
+    request_id: RequestId
+    album_id: Id | None = None
+    song_ids: Annotated[list[Id], Meta(min_length=1, max_length=1000)] | None = None
+    format: Literal["flac", "wav"] = "flac"
+    title: Name | None = None
+
+
+class Manipulate(Frame, tag="manipulate", frozen=True, kw_only=True):
+    """Audition an embedding manipulation (reply: PCM).
+
+    ``stretch``: ``sound_id`` time-stretched by ``factor`` in latent space (same pitch);
+    ``blend``: ``sound_id`` and ``other_sound_id`` interpolated (``mix`` 0 = first, 1 = other);
+    ``crossfade``: the first morphing into the other over ``crossfade_s``;
+    ``nmf_stretch``: decomposition ``decomposition_id`` stretched by resampling activations.
+    """
+
+    request_id: RequestId
+    op: Literal["stretch", "blend", "crossfade", "nmf_stretch"]
+    sound_id: Id | None = None
+    other_sound_id: Id | None = None
+    decomposition_id: Id | None = None
+    factor: Annotated[float, Meta(ge=0.125, le=8.0)] = 1.0
+    mix: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.5
+    crossfade_s: Annotated[float, Meta(ge=0.0, le=60.0)] = 4.0
+    model_id: Id | None = None
+
+
+class TimbreState(Frame, tag="timbre_state", frozen=True, kw_only=True):
+    """Everything the timbre room lists, and the concrete song defaults and choices."""
+
+    request_id: int
+    models: list[TimbreModelInfo]
+    default_model_id: str | None
+    sets: list[TrainingSetInfo]
+    albums: list[AlbumInfo]
+    defaults: SongParams
+    criteria: list[str]
+    ambiences: list[str]
+    map_methods: list[str]
+    max_album_songs: int
+
+
+class TrainingSetBuilt(Frame, tag="training_set_built", frozen=True, kw_only=True):
+    """A training set was built."""
+
+    request_id: int
+    set: TrainingSetInfo
+
+
+class TrainingEpoch(Frame, tag="training_epoch", frozen=True, kw_only=True):
+    """One epoch of a training job ended (the loss curve grows by one point)."""
+
+    request_id: int
+    epoch: int
+    epochs: int
+    loss: float
+
+
+class ModelTrained(Frame, tag="model_trained", frozen=True, kw_only=True):
+    """A training job ended with a saved model."""
+
+    request_id: int
+    model: TimbreModelInfo
+
+
+class TimbreMapFrame(Frame, tag="timbre_map", frozen=True, kw_only=True):
+    """A map of a latent space; ``map_id`` names it for ``preview_point``."""
+
+    request_id: int
+    map_id: str
+    model_id: str
+    set_id: str | None
+    method: str
+    points: list[MapPointInfo]
+
+
+class GrammarChecked(Frame, tag="grammar_checked", frozen=True, kw_only=True):
+    """A grammar's check: ``ok``, else ``error`` says what is wrong.
+
+    ``example`` is one expansion (the song's sections, seeded by the request's seed).
+    """
+
+    request_id: int
+    ok: bool
+    error: str | None = None
+    example: str | None = None
+    symbols: list[str] = []
+
+
+class SongAdded(Frame, tag="song_added", frozen=True, kw_only=True):
+    """A song was made (the reply to its job; request_id 0: another tab's, or an album's)."""
+
+    request_id: int
+    song: SongInfo
+
+
+class SongRemoved(Frame, tag="song_removed", frozen=True, kw_only=True):
+    """A song was deleted (event, request_id 0)."""
+
+    request_id: int
+    song_id: str
+
+
+class AlbumMade(Frame, tag="album_made", frozen=True, kw_only=True):
+    """An album job ended (also when cancelled: ``n_songs`` says how many were made)."""
+
+    request_id: int
+    album: AlbumInfo
+
+
+class SongList(Frame, tag="song_list", frozen=True, kw_only=True):
+    """Songs and albums."""
+
+    request_id: int
+    songs: list[SongInfo]
+    albums: list[AlbumInfo]
+
+
+class SwipeDeck(Frame, tag="swipe_deck", frozen=True, kw_only=True):
+    """The cards to curate, in order; ``undo`` says whether there is a decision to undo."""
+
+    request_id: int
+    kind: ItemKind
+    cards: list[SwipeCard]
+    undo: bool
+
+
+class Decided(Frame, tag="decided", frozen=True, kw_only=True):
+    """A decision was made, or undone (``undone`` true, ``decision`` None)."""
+
+    request_id: int
+    kind: ItemKind
+    item_id: str
+    decision: Literal["keep", "reject"] | None
+    undone: bool = False
+
+
+class AlbumExported(Frame, tag="album_exported", frozen=True, kw_only=True):
+    """An exported album: its folder on the server and a zip at ``url`` (same origin)."""
+
+    request_id: int
+    title: str
+    folder: str
+    url: str
+    files: list[str]
+    loudness_lufs: float
+
+
+# ============================================================================================
 # The unions: each room of the page adds its own frames above and its union here.
 # ============================================================================================
 
@@ -1047,8 +1474,55 @@ SeparationClientFrame = StartGrid | CancelCell | PlayResult | KeepCell
 
 SeparationServerFrame = GridStarted | GridCell | GridDone
 
-ClientFrame = StudioClientFrame | MidiClientFrame | SessionClientFrame | SeparationClientFrame
-ServerFrame = StudioServerFrame | MidiServerFrame | SessionServerFrame | SeparationServerFrame
+TimbreClientFrame = (
+    GetTimbreState
+    | BuildTrainingSet
+    | TrainModel
+    | GetTimbreMap
+    | PreviewPoint
+    | CheckGrammar
+    | CreateSong
+    | GenerateAlbum
+    | ListSongs
+    | DeleteSong
+    | GetSwipeDeck
+    | PlayItem
+    | Decide
+    | UndoDecision
+    | ExportAlbum
+    | Manipulate
+)
+
+TimbreServerFrame = (
+    TimbreState
+    | TrainingSetBuilt
+    | TrainingEpoch
+    | ModelTrained
+    | TimbreMapFrame
+    | GrammarChecked
+    | SongAdded
+    | SongRemoved
+    | AlbumMade
+    | SongList
+    | SwipeDeck
+    | Decided
+    | AlbumExported
+)
+
+ClientFrame = (
+    StudioClientFrame
+    | MidiClientFrame
+    | SessionClientFrame
+    | SeparationClientFrame
+    | TimbreClientFrame
+)
+ServerFrame = (
+    StudioServerFrame
+    | MidiServerFrame
+    | SessionServerFrame
+    | SeparationServerFrame
+    | TimbreServerFrame
+)
 
 
 #: Rows of every display curve and spectrogram.
@@ -1202,6 +1676,37 @@ def golden_frames() -> dict[str, Frame]:
             result_id="r1",
             residual_result_id="r2",
         ),
+        "create_song": CreateSong(
+            request_id=14,
+            params=SongParams(
+                seed=7, minutes=0.5, criterion="region", region=[[0.0, 0.0], [1.0, 0.0],
+                [0.5, 1.5]], grammar="S -> AB\nA -> a\nB -> b", ambience="rain",
+            ),
+            set_id="set1",
+        ),
+        "song_added": SongAdded(
+            request_id=0,
+            song=SongInfo(
+                song_id="s9", name="Slow Harbour", album_id="a1", position=3, seed=7,
+                model_id="m1", created_at=1700000000.25, duration_s=30.0, loudness_lufs=-23.5,
+                structure="XYXZ", thumbnail=bytes(range(6)), thumb_rows=2, thumb_cols=3,
+                decision="keep", settings='{"seed": 7}',
+            ),
+        ),
+        "timbre_map": TimbreMapFrame(
+            request_id=15,
+            map_id="map1",
+            model_id="m1",
+            set_id=None,
+            method="pca",
+            points=[
+                MapPointInfo(kind="component", item_id="c0ffee", label="warm pad", x=0.5,
+                             y=-1.25),
+                MapPointInfo(kind="clip", item_id="set1-3", label="pad @ 2.0 s", x=-2.0,
+                             y=0.75, flagged=True),
+            ],
+        ),
+        "decided": Decided(request_id=16, kind="song", item_id="s9", decision=None, undone=True),
     }
 
 
