@@ -1,7 +1,7 @@
 /**
  * Messages between the page and the socket worker (types only).
  */
-import type { Audition, ClientFrame, PlayResult, PlaySound, RenderNotes, ServerFrame } from "@shared/protocol";
+import type { Audition, ClientFrame, Manipulate, PlayItem, PlayResult, PlaySound, PreviewPoint, RenderNotes, ServerFrame } from "@shared/protocol";
 
 /** Where the socket worker puts PCM for the player worklet. */
 export type AudioSink =
@@ -9,7 +9,7 @@ export type AudioSink =
   | { readonly kind: "port"; readonly port: MessagePort };
 
 /** A request whose reply is PCM: played through the sink and kept in the worker's clip cache. */
-export type StreamFrame = PlaySound | Audition | RenderNotes | PlayResult;
+export type StreamFrame = PlaySound | Audition | RenderNotes | PlayResult | PreviewPoint | PlayItem | Manipulate;
 
 /** Page -> worker. */
 export type ToWorker =
