@@ -375,3 +375,103 @@ def test_album_cli(tmp_path: Path, quick_default: None) -> None:
 def test_song_settings_json_for_the_page() -> None:
     s = dataclasses.replace(song_settings(), ambience="wind", wiggle_rate_hz=0.1)
     assert SongSettings.from_json(json.loads(json.dumps(s.to_json()))) == s
+
+
+# -- sessions ---------------------------------------------------------------------------------
+
+
+def test_sessions_see_only_their_songs_decisions_and_sets(
+    ctx: Context, with_model: str, loops: dict[str, np.ndarray]
+) -> None:
+    other = ctx.scoped(ctx.store.sessions.create("other").session_id)
+    pad = ctx.store.sounds.add(np.tile(loops["pad"], 2), sr=SR, name="pad", origin="demo")
+    info = ts.build_training_set(ctx, sound_ids=[pad.sound_id], hop_s=2.0)
+    song = ts.create_song(ctx, song_settings(minutes=0.05), model_id=with_model)
+    album = ts.generate_album(ctx, 2, song_settings(minutes=0.05), model_id=with_model)
+    ts.decide(ctx, "song", song.song_id, "keep")
+    ts.decide(ctx, "cell", "r1", "keep")
+
+    assert ts.list_songs(other) == [] and ts.list_albums(other) == []
+    assert ts.decisions(other, "song") == {} and ts.decisions(other, "cell") == {}
+    assert ts.list_training_sets(other) == []
+    with pytest.raises(NotFound):
+        ts.get_song(other, song.song_id)
+    with pytest.raises(NotFound):
+        ts.get_album(other, album.album_id)
+    with pytest.raises(NotFound):
+        ts.load_training_set(other, info.set_id)
+    with pytest.raises(NotFound):
+        ts.delete_song(other, song.song_id)
+    with pytest.raises(NotFound):
+        ts.decide(other, "song", song.song_id, "reject")
+    assert ts.undo_last_decision(other, "song") is None
+    # The same item id decided in both sessions: two decisions, each undone on its own.
+    ts.decide(other, "cell", "r1", "reject")
+    assert ts.decisions(ctx, "cell")["r1"].decision == "keep"
+    assert ts.undo_last_decision(other, "cell") is not None
+    assert ts.decisions(ctx, "cell")["r1"].decision == "keep"
+    assert not ts.clear_decision(other, "cell", "r1")
+    # The other session's own songs and sets are its own.
+    mine = ts.create_song(other, song_settings(minutes=0.05, seed=3), model_id=with_model)
+    assert [s.song_id for s in ts.list_songs(other)] == [mine.song_id]
+    assert mine.song_id not in {s.song_id for s in ts.list_songs(ctx)}
+    assert len(ts.list_songs(ctx)) == 3 and ts.get_song(ctx, song.song_id).decision == "keep"
+    with pytest.raises(ParameterError, match="no songs to export"):
+        ts.export_album(other, ctx.settings.data_dir / "x")  # nothing kept over there
+
+
+def test_training_set_from_before_sessions_belongs_to_default(
+    ctx: Context, loops: dict[str, np.ndarray]
+) -> None:
+    pad = ctx.store.sounds.add(np.tile(loops["pad"], 2), sr=SR, name="pad", origin="demo")
+    info = ts.build_training_set(ctx, sound_ids=[pad.sound_id], hop_s=2.0)
+    path = ts.sets_folder(ctx.settings) / f"{info.set_id}.json"
+    meta = json.loads(path.read_text())
+    assert meta["session_id"] == "default"
+    del meta["session_id"]
+    path.write_text(json.dumps(meta))
+    assert [s.set_id for s in ts.list_training_sets(ctx)] == [info.set_id]
+    other = ctx.scoped(ctx.store.sessions.create("other").session_id)
+    assert ts.list_training_sets(other) == []
+    with pytest.raises(NotFound):
+        ts.load_training_set(other, info.set_id)
+
+
+def test_album_delete_and_chosen_id(ctx: Context, with_model: str) -> None:
+    album = ts.generate_album(ctx, 2, song_settings(minutes=0.05), model_id=with_model,
+                              album_id="myalbum1")
+    assert album.album_id == "myalbum1"
+    songs = ts.list_songs(ctx, album_id="myalbum1")
+    ts.decide(ctx, "song", songs[0].song_id, "keep")
+    ts.delete_album(ctx, "myalbum1")
+    assert ts.list_songs(ctx) == [] and ts.decisions(ctx, "song") == {}
+    assert not songs[0].audio_path.exists()
+    with pytest.raises(NotFound):
+        ts.get_album(ctx, "myalbum1")
+
+
+def test_migration_4_keeps_decisions_in_the_default_session(tmp_path: Path) -> None:
+    import sqlite3
+
+    from residue.store.db import MIGRATIONS, Database
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    raw = Database(conn, path=path)
+    raw.migrate(MIGRATIONS[:3])
+    raw.execute("INSERT INTO decisions (kind, item_id, decision, decided_at, seq)"
+                " VALUES ('cell', 'r9', 'keep', 1.0, 1)")
+    raw.execute("INSERT INTO albums (album_id, name, created_at, settings, model_id, n_songs)"
+                " VALUES ('a1', 'old', 1.0, '{}', 'm', 0)")
+    raw.close()
+    with Database.open(path) as db4:
+        assert db4.schema_version == len(MIGRATIONS) >= 4
+        rows = [dict(r) for r in db4.query("SELECT * FROM decisions")]
+        assert rows == [{"session_id": "default", "kind": "cell", "item_id": "r9",
+                         "decision": "keep", "decided_at": 1.0, "seq": 1}]
+        album = db4.query_one("SELECT session_id FROM albums WHERE album_id = 'a1'")
+        assert album is not None and album["session_id"] == "default"
+        db4.execute("INSERT INTO decisions (session_id, kind, item_id, decision, decided_at, seq)"
+                    " VALUES ('s2', 'cell', 'r9', 'reject', 2.0, 1)")
+        assert len(db4.query("SELECT * FROM decisions")) == 2

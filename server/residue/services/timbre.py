@@ -7,9 +7,13 @@ Files under the data folder (``settings.data_dir``)::
     timbre/sets/<set_id>.npz, .json    training sets: clip references, vectors, provenance
     songs/<song_id>.flac               rendered songs (16-bit FLAC; rebuilt from the recipe)
 
-Rows (migration 3 of :mod:`residue.store.db`): ``albums``, ``songs`` (the recipe: settings,
-seed, model id; plus a small spectrogram thumbnail) and ``decisions`` (keep/reject of songs,
-separation cells and training clips, with a sequence number for undo).
+Rows (migrations 3 and 4 of :mod:`residue.store.db`): ``albums``, ``songs`` (the recipe:
+settings, seed, model id; plus a small spectrogram thumbnail) and ``decisions`` (keep/reject of
+songs, separation cells and training clips, with a sequence number for undo).
+
+Songs, albums, decisions and training sets belong to the session of ``ctx`` (a set's JSON
+records it; files from before sessions belong to the default session) and every function
+here sees only its own session's. Models are shared: a model is a file named by its weights.
 
 Every long function is a plain work function taking ``progress`` and ``cancel``, to be run by
 the job executor (``ctx.executor.run(lambda p, c: generate_album(ctx, ..., progress=p,
@@ -46,7 +50,7 @@ from residue.errors import (
 from residue.models import vae
 from residue.services.audio_io import resample
 from residue.services.context import Context
-from residue.store.db import check_id, from_json, new_id, to_json
+from residue.store.db import DEFAULT_SESSION, check_id, from_json, new_id, to_json
 
 DEFAULT_ALBUM_SONGS = 50
 """Songs in an album unless asked otherwise."""
@@ -276,6 +280,8 @@ class TrainingSetInfo:
         Clips neither flagged (transients) nor silent.
     provenance : dict
         The sounds (id, name, rate, clips) and the extraction settings.
+    session_id : str
+        The session the set belongs to.
     """
 
     set_id: str
@@ -284,6 +290,7 @@ class TrainingSetInfo:
     n_clips: int
     n_usable: int
     provenance: dict[str, Any]
+    session_id: str = DEFAULT_SESSION
 
 
 class TrainingSet(NamedTuple):
@@ -397,6 +404,7 @@ def build_training_set(
             "timbre_bins": timbre.N_BINS,
             "residue": __version__,
         },
+        session_id=ctx.session_id,
     )
     folder = sets_folder(ctx.settings)
     folder.mkdir(parents=True, exist_ok=True)
@@ -416,20 +424,23 @@ def _read_set_info(path: Path) -> TrainingSetInfo:
         n_clips=int(meta["n_clips"]),
         n_usable=int(meta["n_usable"]),
         provenance=dict(meta["provenance"]),
+        session_id=str(meta.get("session_id", DEFAULT_SESSION)),
     )
 
 
 def list_training_sets(ctx: Context) -> list[TrainingSetInfo]:
-    """Every training set, newest first."""
+    """Training sets of this session, newest first."""
     folder = sets_folder(ctx.settings)
     if not folder.is_dir():
         return []
     found = []
     for path in folder.glob("*.json"):
         try:
-            found.append(_read_set_info(path))
+            info = _read_set_info(path)
         except (OSError, ValueError, KeyError, TypeError):
             continue
+        if info.session_id == ctx.session_id:
+            found.append(info)
     return sorted(found, key=lambda s: -s.created_at)
 
 
@@ -439,12 +450,14 @@ def load_training_set(ctx: Context, set_id: str) -> TrainingSet:
     Raises
     ------
     NotFound
-        If there is no such set (or its files are damaged).
+        If there is no such set in this session (or its files are damaged).
     """
     check_id("training set", set_id)
     folder = sets_folder(ctx.settings)
     try:
         info = _read_set_info(folder / f"{set_id}.json")
+        if info.session_id != ctx.session_id:
+            raise KeyError(set_id)
         with np.load(folder / f"{set_id}.npz", allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except (OSError, ValueError, KeyError, TypeError):
@@ -841,15 +854,19 @@ def decide(ctx: Context, kind: ItemKind, item_id: str, decision: Verdict) -> Dec
     if kind == "song":
         get_song(ctx, item_id)
     db = ctx.store.db
+    sid = ctx.session_id
     at = time.time()
     with db.transaction():
-        row = db.query_one("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM decisions")
+        row = db.query_one(
+            "SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM decisions WHERE session_id = ?", (sid,)
+        )
         seq = int(row["next"]) if row is not None else 1
         db.execute(
-            "INSERT INTO decisions (kind, item_id, decision, decided_at, seq) VALUES (?,?,?,?,?)"
-            " ON CONFLICT (kind, item_id) DO UPDATE SET decision = excluded.decision,"
+            "INSERT INTO decisions (session_id, kind, item_id, decision, decided_at, seq)"
+            " VALUES (?,?,?,?,?,?)"
+            " ON CONFLICT (session_id, kind, item_id) DO UPDATE SET decision = excluded.decision,"
             " decided_at = excluded.decided_at, seq = excluded.seq",
-            (kind, item_id, decision, at, seq),
+            (sid, kind, item_id, decision, at, seq),
         )
     return Decision(kind=kind, item_id=item_id, decision=decision, decided_at=at, seq=seq)
 
@@ -858,7 +875,8 @@ def clear_decision(ctx: Context, kind: ItemKind, item_id: str) -> bool:
     """Forget a decision; returns whether there was one."""
     _check_item(kind, item_id)
     cur = ctx.store.db.execute(
-        "DELETE FROM decisions WHERE kind = ? AND item_id = ?", (kind, item_id)
+        "DELETE FROM decisions WHERE session_id = ? AND kind = ? AND item_id = ?",
+        (ctx.session_id, kind, item_id),
     )
     return cur.rowcount > 0
 
@@ -867,14 +885,17 @@ def undo_last_decision(ctx: Context, kind: ItemKind) -> Decision | None:
     """Undo the most recent decision of ``kind`` (the item is undecided again); return it."""
     _check_item(kind, "x")
     db = ctx.store.db
+    sid = ctx.session_id
     with db.transaction():
         row = db.query_one(
-            "SELECT * FROM decisions WHERE kind = ? ORDER BY seq DESC LIMIT 1", (kind,)
+            "SELECT * FROM decisions WHERE session_id = ? AND kind = ? ORDER BY seq DESC LIMIT 1",
+            (sid, kind),
         )
         if row is None:
             return None
         db.execute(
-            "DELETE FROM decisions WHERE kind = ? AND item_id = ?", (kind, row["item_id"])
+            "DELETE FROM decisions WHERE session_id = ? AND kind = ? AND item_id = ?",
+            (sid, kind, row["item_id"]),
         )
     return _decision(row)
 
@@ -892,9 +913,12 @@ def _decision(row: Any) -> Decision:
 def decisions(
     ctx: Context, kind: ItemKind, item_ids: Sequence[str] | None = None
 ) -> dict[str, Decision]:
-    """Decisions of ``kind`` (only for ``item_ids`` if given), by item id."""
+    """Decisions of ``kind`` in this session (only for ``item_ids`` if given), by item id."""
     _check_item(kind, "x")
-    rows = ctx.store.db.query("SELECT * FROM decisions WHERE kind = ? ORDER BY seq", (kind,))
+    rows = ctx.store.db.query(
+        "SELECT * FROM decisions WHERE session_id = ? AND kind = ? ORDER BY seq",
+        (ctx.session_id, kind),
+    )
     wanted = None if item_ids is None else set(item_ids)
     return {
         row["item_id"]: _decision(row)
@@ -1078,12 +1102,13 @@ def _store_song(
     loudness = song.loudness_lufs if math.isfinite(song.loudness_lufs) else None
     ctx.store.db.execute(
         "INSERT INTO songs (song_id, name, album_id, position, seed, settings, model_id,"
-        " created_at, sample_rate, n_samples, loudness, structure, thumbnail, audio_file)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " created_at, sample_rate, n_samples, loudness, structure, thumbnail, audio_file,"
+        " session_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             song_id, name, album_id, position, settings.seed,
             to_json("settings", settings.to_json()), model.model_id, created, song.sr,
             int(song.y.shape[-1]), loudness, song.structure, thumb.tobytes(), audio_file,
+            ctx.session_id,
         ),
     )
     return get_song(ctx, song_id)
@@ -1143,6 +1168,7 @@ def generate_album(
     name: str | None = None,
     model_id: str | None = None,
     set_id: str | None = None,
+    album_id: str | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     on_song: Callable[[SongRecord], None] | None = None,
@@ -1159,6 +1185,8 @@ def generate_album(
         1 to :data:`MAX_ALBUM_SONGS`.
     settings : SongSettings or None
         The template (its seed seeds the album).
+    album_id : str or None
+        The new album's id (default: a fresh one), so a caller can find a cancelled album.
     on_song : callable or None
         Called with each stored song (the page adds its card).
 
@@ -1177,14 +1205,17 @@ def generate_album(
     project = _region_projection(ctx, template, model, set_id)
     seeds = compose.album_seeds(template.seed, n_songs)
     names = _unique_names(seeds)
-    album_id = new_id()
+    album_id = new_id() if album_id is None else check_id("album", album_id)
     album_name = (name or f"{compose.song_name(template.seed)} (album)").strip()
     created = time.time()
     db = ctx.store.db
     db.execute(
-        "INSERT INTO albums (album_id, name, created_at, settings, model_id, n_songs)"
-        " VALUES (?,?,?,?,?,?)",
-        (album_id, album_name, created, to_json("settings", template.to_json()), model.model_id, 0),
+        "INSERT INTO albums (album_id, name, created_at, settings, model_id, n_songs, session_id)"
+        " VALUES (?,?,?,?,?,?,?)",
+        (
+            album_id, album_name, created, to_json("settings", template.to_json()),
+            model.model_id, 0, ctx.session_id,
+        ),
     )
     done = 0
     try:
@@ -1216,7 +1247,9 @@ def get_album(ctx: Context, album_id: str) -> AlbumRecord:
     NotFound
     """
     check_id("album", album_id)
-    row = ctx.store.db.query_one("SELECT * FROM albums WHERE album_id = ?", (album_id,))
+    row = ctx.store.db.query_one(
+        "SELECT * FROM albums WHERE album_id = ? AND session_id = ?", (album_id, ctx.session_id)
+    )
     if row is None:
         raise NotFound(f"no album {album_id!r}")
     return AlbumRecord(
@@ -1229,9 +1262,38 @@ def get_album(ctx: Context, album_id: str) -> AlbumRecord:
     )
 
 
+def delete_album(ctx: Context, album_id: str) -> None:
+    """Delete an album with its songs, their audio and their decisions.
+
+    Raises
+    ------
+    NotFound
+    """
+    get_album(ctx, album_id)
+    songs = list_songs(ctx, album_id=album_id)
+    sid = ctx.session_id
+    with ctx.store.db.transaction():
+        for song in songs:
+            ctx.store.db.execute(
+                "DELETE FROM decisions WHERE session_id = ? AND kind = 'song' AND item_id = ?",
+                (sid, song.song_id),
+            )
+        ctx.store.db.execute(
+            "DELETE FROM songs WHERE album_id = ? AND session_id = ?", (album_id, sid)
+        )
+        ctx.store.db.execute(
+            "DELETE FROM albums WHERE album_id = ? AND session_id = ?", (album_id, sid)
+        )
+    for song in songs:
+        song.audio_path.unlink(missing_ok=True)
+
+
 def list_albums(ctx: Context) -> list[AlbumRecord]:
-    """Every album, newest first."""
-    rows = ctx.store.db.query("SELECT album_id FROM albums ORDER BY created_at DESC, rowid DESC")
+    """Albums of this session, newest first."""
+    rows = ctx.store.db.query(
+        "SELECT album_id FROM albums WHERE session_id = ? ORDER BY created_at DESC, rowid DESC",
+        (ctx.session_id,),
+    )
     return [get_album(ctx, r["album_id"]) for r in rows]
 
 
@@ -1243,7 +1305,9 @@ def get_song(ctx: Context, song_id: str) -> SongRecord:
     NotFound
     """
     check_id("song", song_id)
-    row = ctx.store.db.query_one("SELECT * FROM songs WHERE song_id = ?", (song_id,))
+    row = ctx.store.db.query_one(
+        "SELECT * FROM songs WHERE song_id = ? AND session_id = ?", (song_id, ctx.session_id)
+    )
     if row is None:
         raise NotFound(f"no song {song_id!r}")
     return _song_record(ctx, row, decisions(ctx, "song", [song_id]).get(song_id))
@@ -1256,13 +1320,18 @@ def list_songs(
 
     ``decision``: "any", "keep", "reject", or None for undecided songs only.
     """
+    sid = ctx.session_id
     if album_id is not None:
         check_id("album", album_id)
         rows = ctx.store.db.query(
-            "SELECT * FROM songs WHERE album_id = ? ORDER BY position", (album_id,)
+            "SELECT * FROM songs WHERE album_id = ? AND session_id = ? ORDER BY position",
+            (album_id, sid),
         )
     else:
-        rows = ctx.store.db.query("SELECT * FROM songs ORDER BY created_at DESC, rowid DESC")
+        rows = ctx.store.db.query(
+            "SELECT * FROM songs WHERE session_id = ? ORDER BY created_at DESC, rowid DESC",
+            (sid,),
+        )
     verdicts = decisions(ctx, "song")
     out = [_song_record(ctx, row, verdicts.get(row["song_id"])) for row in rows]
     if decision == "any":
@@ -1304,10 +1373,14 @@ def delete_song(ctx: Context, song_id: str) -> None:
     NotFound
     """
     record = get_song(ctx, song_id)
+    sid = ctx.session_id
     with ctx.store.db.transaction():
-        ctx.store.db.execute("DELETE FROM songs WHERE song_id = ?", (song_id,))
         ctx.store.db.execute(
-            "DELETE FROM decisions WHERE kind = 'song' AND item_id = ?", (song_id,)
+            "DELETE FROM songs WHERE song_id = ? AND session_id = ?", (song_id, sid)
+        )
+        ctx.store.db.execute(
+            "DELETE FROM decisions WHERE session_id = ? AND kind = 'song' AND item_id = ?",
+            (sid, song_id),
         )
     record.audio_path.unlink(missing_ok=True)
 
@@ -1421,11 +1494,14 @@ def export_album(
     fmt: str = "flac",
     target_lufs: float = EXPORT_LUFS,
     title: str | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
 ) -> ExportResult:
     """Export kept songs as an album folder (see :func:`write_album`).
 
     The songs are ``song_ids`` in that order, or the kept songs of ``album_id`` in track
-    order, or every kept song (oldest first) when neither is given.
+    order, or every kept song (oldest first) when neither is given. Progress: one step per
+    song read (or rebuilt from its recipe), then the writing.
 
     Raises
     ------
@@ -1433,7 +1509,10 @@ def export_album(
         If no song is selected.
     NotFound
         If the album or a song does not exist.
+    JobCancelled
+        If ``cancel`` was set.
     """
+    report = progress if progress is not None else no_progress
     if song_ids is not None:
         records = [get_song(ctx, sid) for sid in song_ids]
     elif album_id is not None:
@@ -1443,7 +1522,10 @@ def export_album(
     if title is None:
         title = get_album(ctx, album_id).name if album_id is not None else "residue songs"
     tracks = []
-    for record in records:
+    for i, record in enumerate(records):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        report(0.8 * i / len(records), f"reading song {i + 1} of {len(records)}")
         y, sr = load_song_audio(ctx, record.song_id)
         prov = {
             "song_id": record.song_id,
@@ -1453,7 +1535,10 @@ def export_album(
             "settings": record.settings.to_json(),
         }
         tracks.append((record.name, y, sr, prov))
-    return write_album(tracks, Path(out_dir), title=title, fmt=fmt, target_lufs=target_lufs)
+    report(0.8, "writing")
+    written = write_album(tracks, Path(out_dir), title=title, fmt=fmt, target_lufs=target_lufs)
+    report(1.0, "done")
+    return written
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1716,6 +1801,7 @@ __all__ = [
     "decide",
     "decisions",
     "default_model_id",
+    "delete_album",
     "delete_song",
     "encode_sound",
     "ensure_default_model",

@@ -162,6 +162,29 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX IF NOT EXISTS decisions_by_seq ON decisions (kind, seq);
     """,
+    # 4: songs, albums and decisions belong to a session ('default' for what existed before);
+    # a decision is unique per (session, kind, item), so the table is rebuilt with that key.
+    """
+    ALTER TABLE albums ADD COLUMN session_id TEXT NOT NULL DEFAULT 'default';
+    CREATE INDEX albums_by_session ON albums (session_id, created_at);
+    ALTER TABLE songs ADD COLUMN session_id TEXT NOT NULL DEFAULT 'default';
+    CREATE INDEX songs_by_session ON songs (session_id, created_at);
+
+    CREATE TABLE decisions_v4 (
+        session_id TEXT NOT NULL DEFAULT 'default',
+        kind       TEXT NOT NULL,
+        item_id    TEXT NOT NULL,
+        decision   TEXT NOT NULL CHECK (decision IN ('keep', 'reject')),
+        decided_at REAL NOT NULL,
+        seq        INTEGER NOT NULL,
+        PRIMARY KEY (session_id, kind, item_id)
+    );
+    INSERT INTO decisions_v4 (session_id, kind, item_id, decision, decided_at, seq)
+        SELECT 'default', kind, item_id, decision, decided_at, seq FROM decisions;
+    DROP TABLE decisions;
+    ALTER TABLE decisions_v4 RENAME TO decisions;
+    CREATE INDEX decisions_by_seq ON decisions (session_id, kind, seq);
+    """,
 )
 
 #: The session every existing row belongs to, and the one the local user owns.

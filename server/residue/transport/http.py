@@ -14,11 +14,13 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery
+from litestar.response import File
 
 from residue import protocol
 from residue.errors import LimitExceeded, NotFound, ParameterError
 from residue.services import render as render_service
 from residue.services import sounds as sound_service
+from residue.services import timbre_room
 from residue.services.audio_io import encode_wav
 from residue.services.context import Context
 from residue.services.decompose import open_decomposition
@@ -153,10 +155,18 @@ async def units_zip(
     )
 
 
+@get("/api/exports/{filename:str}")
+async def export_zip(request: Request[Any, Any, Any], filename: FromPath[str]) -> File:
+    """An exported album (``<export_id>.zip``), for the session that exported it only."""
+    ctx = session_context(request)
+    found = timbre_room.export_file(ctx, filename)
+    return File(path=found.path, filename=found.filename, media_type="application/zip")
+
+
 @get("/api/health")
 async def health() -> dict[str, str]:
     """Liveness probe."""
     return {"status": "ok"}
 
 
-ROUTES = [upload_sound, sound_wav, render_wav, unit_wav, units_zip, health]
+ROUTES = [upload_sound, sound_wav, render_wav, unit_wav, units_zip, export_zip, health]

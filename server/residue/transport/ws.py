@@ -23,7 +23,7 @@ from residue import protocol
 from residue.dsp.progress import CancelToken
 from residue.errors import LimitExceeded, NotAuthorized, ParameterError
 from residue.services.context import Context
-from residue.transport import auth, midi, separation, sessions, studio
+from residue.transport import auth, midi, separation, sessions, studio, timbre
 from residue.transport.codec import decode_client, request_id_of
 from residue.transport.errors import error_frame
 from residue.transport.peer import Bucket, Handler, Hub, Peer
@@ -34,6 +34,7 @@ HANDLERS: dict[type[Any], Handler] = {
     **midi.HANDLERS,
     **sessions.HANDLERS,
     **separation.HANDLERS,
+    **timbre.HANDLERS,
 }
 #: Frames served to a socket that is in no session.
 OUTSIDE: tuple[type[Any], ...] = (protocol.Hello, protocol.Join, protocol.Cancel)
