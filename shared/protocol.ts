@@ -45,6 +45,7 @@ export type ClientFrame =
   | CancelCell
   | PlayResult
   | KeepCell
+  | GetSeparationCatalog
   | GetTimbreState
   | BuildTrainingSet
   | TrainModel
@@ -94,6 +95,7 @@ export type ServerFrame =
   | GridStarted
   | GridCell
   | GridDone
+  | SeparationCatalog
   | TimbreState
   | TrainingSetBuilt
   | TrainingEpoch
@@ -725,6 +727,16 @@ export interface KeepCell {
   request_id: number;
   result_id: string;
   type: "keep_cell";
+}
+/**
+ * What a grid editor needs (reply: ``separation_catalog``).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "GetSeparationCatalog".
+ */
+export interface GetSeparationCatalog {
+  request_id: number;
+  type: "get_separation_catalog";
 }
 /**
  * Models, training sets, albums and song defaults (reply: ``timbre_state``).
@@ -1583,6 +1595,88 @@ export interface GridDone {
   type: "grid_done";
 }
 /**
+ * Backends with their parameters, stems, models, presets and the grid limits.
+ *
+ *     ``max_cells`` is the server's cell limit (a grid counts ``stems x values of every
+ *     parameter`` per sweep, summed); ``max_sweeps``, ``max_values`` and ``max_stems`` are
+ *     :class:`StartGrid`'s bounds.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "SeparationCatalog".
+ */
+export interface SeparationCatalog {
+  backends: GridBackendInfo[];
+  max_cells: number;
+  max_stems: number;
+  max_sweeps: number;
+  max_values: number;
+  models: GridModelInfo[];
+  models_dir?: string | null;
+  presets: GridPresetInfo[];
+  request_id: number;
+  stems: string[];
+  type: "separation_catalog";
+}
+/**
+ * A backend a sweep may name; ``model`` backends take a ``model`` parameter (see models).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "GridBackendInfo".
+ */
+export interface GridBackendInfo {
+  doc?: string;
+  kind: "model" | "weightless";
+  name: string;
+  params: GridParamInfo[];
+}
+/**
+ * A parameter a sweep may list values for.
+ *
+ *     ``kind`` says how its values read: ``int`` and ``float`` within ``[min, max]`` (either
+ *     bound may be absent), ``choice`` one of ``choices``. ``default`` is used when a sweep leaves
+ *     the parameter out (None: the backend's own). ``odd``: only odd integers; ``below``: the name
+ *     of a parameter of the same backend this one must stay below, in every cell.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "GridParamInfo".
+ */
+export interface GridParamInfo {
+  below?: string | null;
+  choices: string[];
+  default: number | string | null;
+  doc: string;
+  kind: "choice" | "float" | "int";
+  max: number | null;
+  min: number | null;
+  name: string;
+  odd?: boolean;
+  optional: boolean;
+}
+/**
+ * A demucs model: available, or why not and which folder its files go in.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "GridModelInfo".
+ */
+export interface GridModelInfo {
+  available: boolean;
+  folder: string | null;
+  name: string;
+  reason: string | null;
+  stems: string[];
+}
+/**
+ * A built-in grid as sweeps (what the editor starts from), and its cell count.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "GridPresetInfo".
+ */
+export interface GridPresetInfo {
+  n_cells: number;
+  name: "deep" | "quick";
+  sweeps: GridSweep[];
+}
+/**
  * Everything the timbre room lists, and the concrete song defaults and choices.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
@@ -1910,6 +2004,7 @@ export const CLIENT_FRAME_REQUIRED: { readonly [T in ClientFrameType]: readonly 
   generate_album: ["type", "request_id"],
   get_decomposition: ["type", "request_id", "decomposition_id"],
   get_midi_choices: ["type", "request_id"],
+  get_separation_catalog: ["type", "request_id"],
   get_source_spectrogram: ["type", "request_id", "source"],
   get_spectrogram: ["type", "request_id", "sound_id"],
   get_swipe_deck: ["type", "request_id", "kind"],
@@ -1972,6 +2067,7 @@ export const SERVER_FRAME_REQUIRED: { readonly [T in ServerFrameType]: readonly 
   ok: ["type", "request_id"],
   presence: ["type", "request_id", "members"],
   remix_plan: ["type", "request_id", "decomposition_id", "strategy", "assignments"],
+  separation_catalog: ["type", "request_id", "backends", "stems", "models", "presets", "max_cells", "max_sweeps", "max_values", "max_stems"],
   session_created: ["type", "request_id", "session"],
   session_list: ["type", "request_id", "sessions"],
   song_added: ["type", "request_id", "song"],

@@ -85,6 +85,16 @@ def test_duplicates_are_dropped() -> None:
     assert len(cells) == 1
 
 
+def test_count_cells_counts_before_dropping_duplicates() -> None:
+    # The limit is checked on this count (the page's editor mirrors it): stems x every list.
+    twice = spec(sweep("hpss", ("drums", "bass"), margin=[2.0, 2.0], kernel=[9, 17, 31]),
+                 sweep("bands", ("low",)))
+    assert grid.count_cells(twice) == 2 * 2 * 3 + 1
+    assert len(grid.expand(twice)) == 2 * 3 + 1
+    with pytest.raises(LimitExceeded, match="13 cells; the limit is 12"):
+        grid.expand(twice, max_cells=12)
+
+
 def test_json_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "g.json"
     path.write_text(json.dumps(SMALL.to_json()))

@@ -27,6 +27,7 @@ DEFAULT_MAX_JOBS_PER_SESSION = 2
 DEFAULT_MAX_LIVE_SESSIONS = 16
 DEFAULT_MAX_SESSIONS = 200
 DEFAULT_MAX_SESSION_SOCKETS = 64
+DEFAULT_MAX_GRID_CELLS = 200
 _KIND_WORDS = {int: "an integer", float: "a number", str: "text"}
 
 
@@ -62,6 +63,10 @@ class Settings:
     max_live_sessions: int = DEFAULT_MAX_LIVE_SESSIONS
     max_sessions: int = DEFAULT_MAX_SESSIONS
     max_session_sockets: int = DEFAULT_MAX_SESSION_SOCKETS
+    max_grid_cells: int = DEFAULT_MAX_GRID_CELLS
+    # Warm the separation code at start (``RESIDUE_WARM_UP``): on when read from the
+    # environment, off when built directly (tests start many apps and need no warm-up).
+    warm_up: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -78,6 +83,9 @@ class Settings:
             values["device"] = env["RESIDUE_DEVICE"] or None
         if "RESIDUE_DEMO" in env:
             values["demo"] = env["RESIDUE_DEMO"].lower() not in {"0", "false", "no", "off"}
+        values["warm_up"] = env.get("RESIDUE_WARM_UP", "1").lower() not in {
+            "0", "false", "no", "off"
+        }
         if "RESIDUE_LOCAL_ACCESS" in env:
             values["local_access"] = env["RESIDUE_LOCAL_ACCESS"].lower() not in {
                 "0", "false", "no", "off"
@@ -103,6 +111,7 @@ class Settings:
             ("max_live_sessions", int),
             ("max_sessions", int),
             ("max_session_sockets", int),
+            ("max_grid_cells", int),
         ):
             key = f"RESIDUE_{name.upper()}"
             if key in env:

@@ -860,7 +860,7 @@ class InviteRevoked(Frame, tag="invite_revoked", frozen=True, kw_only=True):
 # ============================================================================================
 
 #: Sweeps of a custom grid; values tried per parameter; stems per sweep.
-MAX_GRID_SWEEPS = 8
+MAX_GRID_SWEEPS = 16
 MAX_GRID_VALUES = 8
 MAX_GRID_STEMS = 8
 GridValue = int | float | Annotated[str, Meta(min_length=1, max_length=40)]
@@ -971,6 +971,80 @@ class GridDone(Frame, tag="grid_done", frozen=True, kw_only=True):
     cancelled: int
     grid_cancelled: bool
     elapsed_s: float
+
+
+class GetSeparationCatalog(Frame, tag="get_separation_catalog", frozen=True, kw_only=True):
+    """What a grid editor needs (reply: ``separation_catalog``)."""
+
+    request_id: RequestId
+
+
+class GridParamInfo(Struct, frozen=True, kw_only=True):
+    """A parameter a sweep may list values for.
+
+    ``kind`` says how its values read: ``int`` and ``float`` within ``[min, max]`` (either
+    bound may be absent), ``choice`` one of ``choices``. ``default`` is used when a sweep leaves
+    the parameter out (None: the backend's own). ``odd``: only odd integers; ``below``: the name
+    of a parameter of the same backend this one must stay below, in every cell.
+    """
+
+    name: str
+    kind: Literal["int", "float", "choice"]
+    default: int | float | str | None
+    min: float | None
+    max: float | None
+    choices: list[str]
+    optional: bool
+    doc: str
+    odd: bool = False
+    below: str | None = None
+
+
+class GridBackendInfo(Struct, frozen=True, kw_only=True):
+    """A backend a sweep may name; ``model`` backends take a ``model`` parameter (see models)."""
+
+    name: str
+    kind: Literal["weightless", "model"]
+    params: list[GridParamInfo]
+    doc: str = ""
+
+
+class GridModelInfo(Struct, frozen=True, kw_only=True):
+    """A demucs model: available, or why not and which folder its files go in."""
+
+    name: str
+    available: bool
+    reason: str | None
+    folder: str | None
+    stems: list[str]
+
+
+class GridPresetInfo(Struct, frozen=True, kw_only=True):
+    """A built-in grid as sweeps (what the editor starts from), and its cell count."""
+
+    name: Literal["quick", "deep"]
+    sweeps: list[GridSweep]
+    n_cells: int
+
+
+class SeparationCatalog(Frame, tag="separation_catalog", frozen=True, kw_only=True):
+    """Backends with their parameters, stems, models, presets and the grid limits.
+
+    ``max_cells`` is the server's cell limit (a grid counts ``stems x values of every
+    parameter`` per sweep, summed); ``max_sweeps``, ``max_values`` and ``max_stems`` are
+    :class:`StartGrid`'s bounds.
+    """
+
+    request_id: int
+    backends: list[GridBackendInfo]
+    stems: list[str]
+    models: list[GridModelInfo]
+    presets: list[GridPresetInfo]
+    max_cells: int
+    max_sweeps: int
+    max_values: int
+    max_stems: int
+    models_dir: str | None = None
 
 
 # ============================================================================================
@@ -1470,9 +1544,9 @@ SessionServerFrame = (
     | InviteRevoked
 )
 
-SeparationClientFrame = StartGrid | CancelCell | PlayResult | KeepCell
+SeparationClientFrame = StartGrid | CancelCell | PlayResult | KeepCell | GetSeparationCatalog
 
-SeparationServerFrame = GridStarted | GridCell | GridDone
+SeparationServerFrame = GridStarted | GridCell | GridDone | SeparationCatalog
 
 TimbreClientFrame = (
     GetTimbreState

@@ -46,7 +46,7 @@ from typing import Any, Literal
 import numpy as np
 
 from residue import __version__
-from residue.config import Settings
+from residue.config import DEFAULT_MAX_GRID_CELLS, Settings
 from residue.dsp import hints as hints_mod
 from residue.dsp import separation as sep
 from residue.dsp import spectral
@@ -65,8 +65,8 @@ from residue.services.audio_io import read_audio_file, write_wav
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_CELLS = 200
-"""Most cells a grid may have unless settings say otherwise (``max_grid_cells``)."""
+DEFAULT_MAX_CELLS = DEFAULT_MAX_GRID_CELLS
+"""Most cells a grid may have unless settings say otherwise (``RESIDUE_MAX_GRID_CELLS``)."""
 DEMUCS = "demucs"
 GRID_BACKENDS: tuple[str, ...] = (*sep.BACKENDS, DEMUCS)
 """Every backend a grid may name."""
@@ -1008,8 +1008,8 @@ def models_dir_of(settings: Settings) -> Path:
 
 
 def max_cells_of(settings: Settings) -> int:
-    """Return the configured cell limit (``max_grid_cells`` when settings have it)."""
-    return int(getattr(settings, "max_grid_cells", DEFAULT_MAX_CELLS))
+    """Return the configured cell limit (``RESIDUE_MAX_GRID_CELLS``)."""
+    return settings.max_grid_cells
 
 
 def _spec_json(spec: ParamSpec) -> dict[str, object]:

@@ -18,7 +18,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from residue import protocol
+from residue.dsp import separation as sep
 from residue.dsp.hints import Hints
+from residue.dsp.separation import ParamSpec
 from residue.errors import NotFound, ParameterError
 from residue.models import demucs
 from residue.services import separation as sp
@@ -46,16 +48,25 @@ class ResultCache:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self._items: OrderedDict[tuple[str, str], Candidate] = OrderedDict()
+        self._born: dict[tuple[str, str], int] = {}  # insertion number: the deck's order
+        self._count = 0
         self._bytes = 0
         self._lock = threading.Lock()
 
     def put(self, session_id: str, result_id: str, value: Candidate) -> None:
         """Store ``value``, evicting the least recently used results past the byte bound."""
         with self._lock:
-            self._items[(session_id, result_id)] = value
+            key = (session_id, result_id)
+            previous = self._items.pop(key, None)
+            if previous is not None:
+                self._bytes -= previous.y.nbytes
+            self._items[key] = value
+            self._count += 1
+            self._born[key] = self._count
             self._bytes += value.y.nbytes
             while self._bytes > self.max_bytes and len(self._items) > 1:
-                _, old = self._items.popitem(last=False)
+                old_key, old = self._items.popitem(last=False)
+                self._born.pop(old_key, None)
                 self._bytes -= old.y.nbytes
 
     def get(self, session_id: str, result_id: str) -> Candidate | None:
@@ -65,6 +76,13 @@ class ResultCache:
             if value is not None:
                 self._items.move_to_end((session_id, result_id))
             return value
+
+    def newest(self, session_id: str, limit: int) -> list[tuple[str, Candidate]]:
+        """The session's results still held, newest first (at most ``limit``)."""
+        with self._lock:
+            mine = [(self._born[k], k[1], v) for k, v in self._items.items() if k[0] == session_id]
+        mine.sort(key=lambda item: -item[0])
+        return [(result_id, value) for _, result_id, value in mine[: max(0, limit)]]
 
 
 _RESULTS = ResultCache(RESULT_BYTES)
@@ -196,6 +214,130 @@ def done_frame(summary: sp.GridSummary, *, request_id: int) -> protocol.GridDone
     )
 
 
+#: Rules :func:`residue.dsp.separation.resolve_params` checks across a backend's parameters,
+#: which its :class:`~residue.dsp.separation.ParamSpec` cannot say: (backend, name) -> rule.
+_ODD = {("hpss", "kernel")}
+_BELOW = {("bands", "low_hz"): "high_hz"}
+
+
+def _param_info(backend: str, spec: ParamSpec) -> protocol.GridParamInfo:
+    return protocol.GridParamInfo(
+        name=spec.name,
+        kind=spec.kind,
+        default=spec.default,
+        min=spec.lo,
+        max=spec.hi,
+        choices=list(spec.choices),
+        optional=spec.optional,
+        doc=spec.doc,
+        odd=(backend, spec.name) in _ODD,
+        below=_BELOW.get((backend, spec.name)),
+    )
+
+
+def _wire_sweep(sweep: sp.Sweep) -> protocol.GridSweep:
+    return protocol.GridSweep(
+        backend=sweep.backend,
+        params={k: [v for v in vs if v is not None] for k, vs in sweep.params.items()},
+        stems=list(sweep.stems),
+    )
+
+
+def _merge_models(sweeps: tuple[sp.Sweep, ...]) -> list[sp.Sweep]:
+    """Join demucs sweeps that differ only in their model into one sweep with a model list.
+
+    The deep preset has one sweep per model and setting; joined, it fits in a custom grid's
+    sweep limit more often and reads better in the editor. The cells are the same: the runner
+    orders them by model, so each model is still loaded once.
+    """
+    out: list[sp.Sweep] = []
+    where: dict[str, int] = {}
+    for sw in sweeps:
+        if sw.backend != sp.DEMUCS or "model" not in sw.params:
+            out.append(sw)
+            continue
+        rest = {k: list(v) for k, v in sw.params.items() if k != "model"}
+        key = json.dumps([rest, sorted(sw.stems)], sort_keys=True)
+        if key not in where:
+            where[key] = len(out)
+            out.append(sw)
+            continue
+        first = out[where[key]]
+        models = (*first.params["model"], *(m for m in sw.params["model"]
+                                            if m not in first.params["model"]))
+        out[where[key]] = sp.Sweep(first.backend, {**first.params, "model": models}, first.stems)
+    return out
+
+
+def catalog(ctx: Context, *, request_id: int) -> protocol.SeparationCatalog:
+    """The ``separation_catalog`` frame: everything the page's grid editor needs.
+
+    Backends with their parameter specs (demucs's ``model`` parameter lists every model, the
+    available ones being its choices), every stem, the demucs models (available or why not, and
+    the folder their files go in), the presets as sweeps, and the grid limits.
+    """
+    models_dir = sp.models_dir_of(ctx.settings)
+    models = demucs.list_models(models_dir)
+    available = [m.name for m in models if m.available]
+    backends = [
+        protocol.GridBackendInfo(
+            name=b,
+            kind="weightless",
+            params=[_param_info(b, s) for s in sep.PARAMS[b].values()],
+        )
+        for b in sep.BACKENDS
+    ]
+    model_param = protocol.GridParamInfo(
+        name="model",
+        kind="choice",
+        default=None,
+        min=None,
+        max=None,
+        choices=available,
+        optional=False,
+        doc="which demucs model (files in the model folder)",
+    )
+    backends.append(
+        protocol.GridBackendInfo(
+            name=sp.DEMUCS,
+            kind="model",
+            params=[model_param, *(_param_info(sp.DEMUCS, s) for s in demucs.PARAMS.values())],
+            doc="learned models; each needs its weight files in the model folder",
+        )
+    )
+    presets = []
+    for name in sp.PRESETS:
+        spec = sp.preset(name, models=models)
+        presets.append(
+            protocol.GridPresetInfo(
+                name="deep" if name == "deep" else "quick",
+                sweeps=[_wire_sweep(s) for s in _merge_models(spec.sweeps)],
+                n_cells=sp.count_cells(spec),
+            )
+        )
+    return protocol.SeparationCatalog(
+        request_id=request_id,
+        backends=backends,
+        stems=list(sep.STEMS),
+        models=[
+            protocol.GridModelInfo(
+                name=m.name,
+                available=m.available,
+                reason=m.reason,
+                folder=str(models_dir),
+                stems=list(m.sources),
+            )
+            for m in models
+        ],
+        presets=presets,
+        max_cells=sp.max_cells_of(ctx.settings),
+        max_sweeps=protocol.MAX_GRID_SWEEPS,
+        max_values=protocol.MAX_GRID_VALUES,
+        max_stems=protocol.MAX_GRID_STEMS,
+        models_dir=str(models_dir),
+    )
+
+
 def result(ctx: Context, result_id: str) -> Candidate:
     """A cached grid result.
 
@@ -210,6 +352,11 @@ def result(ctx: Context, result_id: str) -> Candidate:
             f"result {result_id!r} is not (or no longer) available; run the grid again"
         )
     return found
+
+
+def recent_results(ctx: Context, *, limit: int = 200) -> list[tuple[str, Candidate]]:
+    """Grid results of this session still held for playback, newest first, by result id."""
+    return _RESULTS.newest(ctx.session_id, limit)
 
 
 def keep(ctx: Context, result_id: str, *, name: str) -> SoundRecord:

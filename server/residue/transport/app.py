@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from litestar.static_files import create_static_files_router
 
 from residue.config import Settings
 from residue.errors import ResidueError, UnsupportedError
+from residue.services import separation
 from residue.services import sounds as sound_service
 from residue.services.context import Context
 from residue.transport import http, midi_http, ws
@@ -88,9 +90,13 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
             made = await ctx.executor.run(lambda p, t: sound_service.ensure_demo(ctx))
             if made:
                 log.info("made %d demo loops", len(made))
+        # fire and forget: start-up does not wait, and a failure only makes a first grid slower
+        warming = asyncio.create_task(_warm_up()) if settings.warm_up else None
         try:
             yield
         finally:
+            if warming is not None:
+                warming.cancel()
             await hub.close()
             if context is None:
                 ctx.close()
@@ -115,6 +121,16 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
         after_request=_isolation_headers,
         debug=False,
     )
+
+
+async def _warm_up() -> None:
+    """Load what a first separation grid needs, off the event loop (``RESIDUE_WARM_UP``)."""
+    try:
+        seconds = await asyncio.to_thread(separation.warm_up)
+    except Exception:
+        log.exception("separation warm-up failed; the first grid will start more slowly")
+        return
+    log.info("separation warmed up in %.2f s", seconds)
 
 
 def _http_error(request: Any, exc: Exception) -> Response[bytes]:

@@ -1,4 +1,4 @@
-"""Socket handlers of the separations room: run a grid, cancel a cell, play and keep results."""
+"""Socket handlers of the separations room: catalog, run a grid, cancel a cell, play, keep."""
 
 from __future__ import annotations
 
@@ -77,7 +77,16 @@ async def _keep_cell(
     hub.publish(ctx.session_id, protocol.SoundAdded(request_id=0, sound=info))
 
 
+async def _catalog(
+    ctx: Context, hub: Hub, peer: Peer, f: protocol.GetSeparationCatalog, cancel: CancelToken
+) -> None:
+    # listing models reads the model folder: off the loop, but not queued behind heavy jobs
+    frame = await asyncio.to_thread(room.catalog, ctx, request_id=f.request_id)
+    peer.send(frame)
+
+
 HANDLERS: dict[type[Any], Handler] = {
+    protocol.GetSeparationCatalog: _catalog,
     protocol.StartGrid: _start_grid,
     protocol.CancelCell: _cancel_cell,
     protocol.PlayResult: _play_result,

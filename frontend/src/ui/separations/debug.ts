@@ -11,6 +11,12 @@ export interface SeparationsDebugState {
   playing: { cell: string | null; what: string } | null;
   focus: string | null;
   kept: number;
+  /** What Run runs: "quick", "deep" or "custom". */
+  mode: string;
+  /** Cells of the custom grid as the editor counts them (null before the catalog is in). */
+  editorCells: number | null;
+  /** The last refusal of a custom grid (the editor's or the server's). */
+  gridError: string | null;
 }
 
 export interface SeparationsDebug {
@@ -34,6 +40,9 @@ export function installSeparationsDebugHook(room: SeparationsRoom): void {
         playing: s.playing ? { cell: s.playing.cellId, what: s.playing.what } : null,
         focus: s.focus,
         kept: s.kept,
+        mode: s.mode,
+        editorCells: room.check()?.cells ?? null,
+        gridError: s.gridError?.message ?? null,
       };
     },
   };

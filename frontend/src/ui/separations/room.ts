@@ -1,27 +1,39 @@
 /**
  * The separations room: run a grid of separations over a sound and audition its cells as they
  * finish (estimate, residual, or the mix for A/B), keep the good ones as sounds, reject the rest.
+ * The grid is a preset or a custom grid edited here (see `editor.ts`), checked against the
+ * server's catalog before it is sent and kept in localStorage.
  *
  * It shares the tab's socket client and the studio's audio engine (one AudioContext per page); a
  * play here stops whatever the studio plays. Results are played through the socket worker's
  * clip cache (keyed by result id), so a second play starts at once.
  */
-import type { GridCell, GridStarted, SoundInfo } from "@shared/protocol";
+import type { GridCell, GridStarted, GridSweep, SeparationCatalog, SoundInfo } from "@shared/protocol";
 import type { AudioEngine, StreamSource } from "../../engine/engine";
 import type { ResidueClient, StreamRequest } from "../../net/client";
 import { ServerError } from "../../net/correlate";
 import { Store } from "../store";
 import type { Studio } from "../studio";
 import type { Toasts } from "../toast";
+import * as editor from "./editor";
 import { keepName, layout, type CardState, type Layout, type SortKey } from "./grid";
 
 export type Preset = "quick" | "deep";
+/** What Run runs: a preset, or the custom grid of the editor. */
+export type GridMode = Preset | "custom";
 export type Candidate = "estimate" | "residual";
 export type PlayWhat = Candidate | "mix";
 
 export interface SeparationsState {
   readonly soundId: string | null;
   readonly preset: Preset;
+  readonly mode: GridMode;
+  /** Backends, stems, models, presets and limits (from the server; null until it answers). */
+  readonly catalog: SeparationCatalog | null;
+  /** The custom grid being edited (kept in localStorage). */
+  readonly draft: editor.GridDraft;
+  /** The last refusal of a custom grid (here or by the server), and the sweep it is about. */
+  readonly gridError: { readonly message: string; readonly sweep: number | null } | null;
   readonly job: { readonly requestId: number; readonly fraction: number; readonly stage: string } | null;
   readonly grid: GridStarted | null;
   readonly layout: Layout;
@@ -36,9 +48,28 @@ export interface SeparationsState {
 
 const EMPTY_LAYOUT: Layout = { rows: [], columns: [], cells: [] };
 
+/** Where the custom grid and the chosen mode are kept between visits. */
+export const DRAFT_KEY = "residue.separations.grid";
+const MODE_KEY = "residue.separations.mode";
+
+function loadDraft(): { draft: editor.GridDraft; mode: GridMode } {
+  try {
+    const draft = editor.parseDraft(localStorage.getItem(DRAFT_KEY)) ?? editor.EMPTY_DRAFT;
+    const saved = localStorage.getItem(MODE_KEY);
+    const mode: GridMode = saved === "custom" || saved === "deep" ? saved : "quick";
+    return { draft, mode };
+  } catch {
+    return { draft: editor.EMPTY_DRAFT, mode: "quick" }; // storage blocked: the editor still works
+  }
+}
+
 const INITIAL: SeparationsState = {
   soundId: null,
   preset: "quick",
+  mode: "quick",
+  catalog: null,
+  draft: editor.EMPTY_DRAFT,
+  gridError: null,
   job: null,
   grid: null,
   layout: EMPTY_LAYOUT,
@@ -51,7 +82,7 @@ const INITIAL: SeparationsState = {
 };
 
 export class SeparationsRoom {
-  readonly store = new Store<SeparationsState>(INITIAL);
+  readonly store: Store<SeparationsState>;
   readonly studio: Studio;
   readonly #client: ResidueClient;
   readonly #toasts: Toasts;
@@ -61,8 +92,20 @@ export class SeparationsRoom {
     this.#client = client;
     this.studio = studio;
     this.#toasts = toasts;
+    const saved = loadDraft();
+    this.store = new Store<SeparationsState>({ ...INITIAL, ...saved, preset: saved.mode === "deep" ? "deep" : "quick" });
     client.on("stream", (ev) => {
       if (ev.event === "error" && this.state.playing?.gen === ev.gen) this.store.set({ playing: null });
+    });
+    // every (re)connection: the model folder may have been filled in meanwhile
+    client.on("welcome", () => void this.loadCatalog());
+    this.store.watch(["draft", "mode"], (st) => {
+      try {
+        localStorage.setItem(DRAFT_KEY, editor.serializeDraft(st.draft));
+        localStorage.setItem(MODE_KEY, st.mode);
+      } catch {
+        // storage full or blocked: the draft lives until the page closes
+      }
     });
   }
 
@@ -85,7 +128,62 @@ export class SeparationsRoom {
   }
 
   setPreset(preset: Preset): void {
-    this.store.set({ preset });
+    this.store.set({ preset, mode: preset });
+  }
+
+  /** Choose what Run runs: a preset or the custom grid. */
+  setMode(mode: GridMode): void {
+    this.store.set(mode === "custom" ? { mode } : { mode, preset: mode });
+  }
+
+  // --- the custom grid editor --------------------------------------------------------------------
+
+  /** Ask the server for backends, models and presets (again after every reconnection). */
+  async loadCatalog(): Promise<SeparationCatalog | null> {
+    try {
+      const catalog = await this.#client.request({ type: "get_separation_catalog" }, "separation_catalog").done;
+      this.store.set({ catalog });
+      return catalog;
+    } catch (err) {
+      if (err instanceof ServerError) this.#toasts.show(`Separations: ${err.message}`, "error");
+      return null;
+    }
+  }
+
+  /** The editor's checks of the current draft (null until the catalog is in). */
+  check(): editor.GridCheck | null {
+    const catalog = this.state.catalog;
+    return catalog ? editor.checkGrid(this.state.draft, catalog) : null;
+  }
+
+  /** Replace the draft with an edit of it (the last refusal no longer applies). */
+  edit(fn: (draft: editor.GridDraft, catalog: SeparationCatalog | null) => editor.GridDraft): void {
+    this.store.set({ draft: fn(this.state.draft, this.state.catalog), gridError: null });
+  }
+
+  /** Copy a preset's sweeps into the editor as a starting point, and switch to the custom grid. */
+  editPreset(name: Preset = this.state.preset): boolean {
+    const preset = this.state.catalog?.presets.find((p) => p.name === name);
+    if (!preset) return false;
+    this.store.set({ draft: editor.draftFromSweeps(preset.sweeps, name), mode: "custom", gridError: null });
+    return true;
+  }
+
+  /** The custom grid as a grid file (`residue separate SONG --grid FILE`), or null if invalid. */
+  gridFile(): string | null {
+    const wire = this.check()?.wire;
+    return wire ? editor.gridFile(this.state.draft.name, wire) : null;
+  }
+
+  /** Load a grid file into the editor; false (and the reason shown) when it is not one. */
+  importGridFile(text: string): boolean {
+    const parsed = editor.parseGridFile(text);
+    if (!parsed.ok) {
+      this.store.set({ gridError: { message: `Not a grid file: ${parsed.error}`, sweep: null } });
+      return false;
+    }
+    this.store.set({ draft: editor.draftFromSweeps(parsed.sweeps, parsed.name), mode: "custom", gridError: null });
+    return true;
   }
 
   setSort(sort: SortKey): void {
@@ -98,13 +196,34 @@ export class SeparationsRoom {
 
   // --- the grid --------------------------------------------------------------------------------
 
-  /** Run the chosen preset over the chosen sound; cards fill in as cells finish. */
+  /**
+   * Run the chosen preset, or the custom grid, over the chosen sound; cards fill in as cells
+   * finish. A custom grid the editor finds wrong is not sent: the reason is shown instead.
+   */
   async run(): Promise<void> {
     const sound = this.sound();
     if (!sound || this.state.job) return;
+    let sweeps: GridSweep[] | null = null;
+    if (this.state.mode === "custom") {
+      const check = this.check();
+      if (!check) {
+        this.#refuse("The grid editor is still waiting for the server's list of backends.", null);
+        return;
+      }
+      if (!check.wire) {
+        const bad = check.sweeps.findIndex((s) => s.sweep === null);
+        const first = check.sweeps[bad];
+        const detail = first ? [...first.errors, ...Object.values(first.paramErrors)][0] : undefined;
+        const overall = check.errors.find((e) => !e.startsWith("sweep ")) ?? null;
+        this.#refuse(overall ?? (detail ? `Sweep ${bad + 1}: ${detail}` : check.errors[0] ?? "the grid is not valid"), bad >= 0 && !overall ? bad : null);
+        return;
+      }
+      sweeps = check.wire;
+    }
     this.stop();
-    this.store.set({ soundId: sound.sound_id, grid: null, layout: EMPTY_LAYOUT, cards: new Map(), focus: null });
-    const pending = this.#client.request({ type: "start_grid", sound_id: sound.sound_id, preset: this.state.preset, sweeps: null }, "grid_done", {
+    this.store.set({ soundId: sound.sound_id, grid: null, layout: EMPTY_LAYOUT, cards: new Map(), focus: null, gridError: null });
+    const frame = sweeps ? { type: "start_grid" as const, sound_id: sound.sound_id, preset: null, sweeps } : { type: "start_grid" as const, sound_id: sound.sound_id, preset: this.state.preset, sweeps: null };
+    const pending = this.#client.request(frame, "grid_done", {
       onFrame: (f) => {
         if (f.type === "grid_started") this.#started(f);
         else if (f.type === "grid_cell") this.#cell(f);
@@ -121,10 +240,18 @@ export class SeparationsRoom {
       if (done.cancelled) parts.push(`${done.cancelled} cancelled`);
       this.#toasts.show(`Separations: ${parts.join(", ")}.`);
     } catch (err) {
-      this.#toasts.show(err instanceof Error ? err.message : String(err), "error");
+      const message = err instanceof Error ? err.message : String(err);
+      // a refused custom grid: the server's words stay beside the editor, on the sweep they name
+      if (sweeps && err instanceof ServerError && this.state.grid === null) this.#refuse(`The server refused the grid: ${message}`, editor.sweepOfMessage(message));
+      else this.#toasts.show(message, "error");
     } finally {
       if (this.#jobId() === pending.requestId) this.store.set({ job: null });
     }
+  }
+
+  #refuse(message: string, sweep: number | null): void {
+    this.store.set({ gridError: { message, sweep } });
+    this.#toasts.show(message, "error");
   }
 
   /** Cancel the whole grid (finished cells stay). */

@@ -1,5 +1,6 @@
 /**
- * The separations room's page: a sound and a preset, Run (progress, cancel), then a grid of cards
+ * The separations room's page: a sound and a grid (a preset, or the custom grid editor of
+ * `editor-view.ts`; "Edit preset" copies a preset into it), Run (progress, cancel), then a grid of cards
  * (rows = stems, columns = backend settings) filled in as cells finish. Each card plays its
  * estimate or residual (looped), A/Bs against the mix, keeps the result as a sound or rejects it.
  * Keys: arrows move, Space plays, A switches to the mix and back, K keeps, X rejects.
@@ -7,8 +8,9 @@
  */
 import "./separations.css";
 import { h, icon, ICONS, replaceChildren } from "../dom";
+import { gridEditorView } from "./editor-view";
 import { columnOf, HINT_LABELS, shown, move, type CardState, type HintKey, type Move, type SortKey } from "./grid";
-import type { Preset, SeparationsRoom } from "./room";
+import type { GridMode, SeparationsRoom } from "./room";
 
 const SORTS: readonly [SortKey, string][] = [
   ["grid", "grid order"],
@@ -29,11 +31,25 @@ function hintText(card: CardState): string {
 
 export function separationsView(room: SeparationsRoom): HTMLElement {
   const soundSelect = h("select", { "aria-label": "Sound to separate", "data-testid": "sep-sound", onchange: () => room.setSound(soundSelect.value) });
+  const MODES: Readonly<Record<string, GridMode>> = { quick: "quick", deep: "deep", custom: "custom" };
   const presetSelect = h(
     "select",
-    { "aria-label": "Grid preset", "data-testid": "sep-preset", onchange: () => room.setPreset(presetSelect.value === "deep" ? "deep" : "quick") },
+    { "aria-label": "Grid preset", "data-testid": "sep-preset", onchange: () => room.setMode(MODES[presetSelect.value] ?? "quick") },
     h("option", { value: "quick" }, "Quick (no models)"),
     h("option", { value: "deep" }, "Deep (demucs models)"),
+    h("option", { value: "custom" }, "Custom grid"),
+  );
+  const editPreset = h(
+    "button",
+    {
+      class: "small",
+      "data-testid": "sep-edit-preset",
+      title: "Copy this preset's sweeps into the custom grid editor",
+      onclick: () => {
+        if (room.editPreset()) root.querySelector<HTMLElement>('[data-testid="sep-editor"] select, [data-testid="sep-add-sweep"]')?.focus();
+      },
+    },
+    "Edit preset",
   );
   const runButton = h("button", { class: "primary", "data-testid": "sep-run", onclick: () => void room.run() }, "Run");
   const cancelButton = h("button", { "data-testid": "sep-cancel", onclick: () => room.cancel() }, "Cancel");
@@ -47,13 +63,14 @@ export function separationsView(room: SeparationsRoom): HTMLElement {
   const loopBox = h("input", { type: "checkbox", checked: true, "data-testid": "sep-loop", onchange: () => room.setLoop(loopBox.checked) });
   const mixButton = h("button", { "data-testid": "sep-mix", "aria-label": "Play the mix (A/B)", onclick: () => room.toggleAB() }, "A/B mix");
   const grid = h("div", { class: "sep-grid", role: "grid", "aria-label": "Separations", "data-testid": "sep-grid" });
-  const empty = h("p", { class: "muted sep-empty" }, "Choose a sound and a preset, then Run: each separation appears here as it finishes.");
+  const empty = h("p", { class: "muted sep-empty" }, "Choose a sound and a grid (a preset, or your own: Custom grid), then Run: each separation appears here as it finishes.");
 
   const controls = h(
     "div",
     { class: "sep-controls panel" },
     h("label", { class: "field" }, h("span", {}, "Sound"), soundSelect),
-    h("label", { class: "field" }, h("span", {}, "Preset"), presetSelect),
+    h("label", { class: "field" }, h("span", {}, "Grid"), presetSelect),
+    editPreset,
     runButton,
     cancelButton,
     h("span", { class: "sep-progress" }, progress, stage),
@@ -61,7 +78,13 @@ export function separationsView(room: SeparationsRoom): HTMLElement {
     h("label", { class: "field check" }, loopBox, h("span", {}, "Loop")),
     mixButton,
   );
-  const root = h("section", { class: "sep-room", "aria-label": "Separations", "data-testid": "sep-room", hidden: true }, controls, empty, grid);
+  const root = h("section", { class: "sep-room", "aria-label": "Separations", "data-testid": "sep-room", hidden: true }, controls, gridEditorView(room), empty, grid);
+
+  room.store.watch(["mode", "catalog", "preset"], (s) => {
+    presetSelect.value = s.mode;
+    editPreset.hidden = s.mode === "custom";
+    editPreset.disabled = !s.catalog?.presets.some((p) => p.name === s.preset);
+  });
 
   const fillSounds = (): void => {
     const current = room.sound()?.sound_id ?? "";
@@ -144,8 +167,9 @@ export function separationsView(room: SeparationsRoom): HTMLElement {
   window.addEventListener("keydown", (e) => {
     if (root.hidden || e.ctrlKey || e.metaKey || e.altKey) return;
     const t = e.target;
-    if (t instanceof HTMLInputElement && t.type === "text") return;
-    if (t instanceof HTMLSelectElement || t instanceof HTMLTextAreaElement) return;
+    // form controls keep their own keys (Space ticks a stem, arrows move in a select)
+    if (t instanceof HTMLInputElement || t instanceof HTMLSelectElement || t instanceof HTMLTextAreaElement) return;
+    if (t instanceof Element && t.closest(".sep-editor")) return;
     const s = room.state;
     const dir = ARROWS[e.key];
     if (dir) {
