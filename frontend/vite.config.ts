@@ -23,7 +23,18 @@ export default defineConfig({
   },
   preview: { headers: isolation },
   worker: { format: "es" },
-  build: { outDir: "dist", target: "es2022", sourcemap: true },
+  build: {
+    outDir: "dist",
+    target: "es2022",
+    sourcemap: true,
+    // two pages: the studio at / and the swipe curation page at /swipe/
+    rollupOptions: {
+      input: {
+        main: fileURLToPath(new URL("index.html", import.meta.url)),
+        swipe: fileURLToPath(new URL("swipe/index.html", import.meta.url)),
+      },
+    },
+  },
   test: {
     include: ["src/**/*.test.ts"],
     environment: "node",

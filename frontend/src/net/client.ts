@@ -72,6 +72,8 @@ export interface ClientEvents {
   soundAdded: SoundAdded;
   libraryChanged: LibraryChanged;
   stream: StreamEvent;
+  /** Every event frame (request_id 0), for rooms that follow kinds of their own. */
+  event: ServerFrame;
   /** A frame the page did not understand, or an error frame for no pending request. */
   problem: { message: string; error: ServerError | null };
 }
@@ -380,6 +382,7 @@ export class ResidueClient extends Emitter<ClientEvents> {
   #frame(frame: ServerFrame): void {
     const result = this.#correlator.dispatch(frame);
     if (result === "event") {
+      this.emit("event", frame);
       if (frame.type === "sound_added") this.emit("soundAdded", frame);
       else if (frame.type === "library_changed") this.emit("libraryChanged", frame);
       else if (frame.type === "presence") this.emit("presence", frame);
