@@ -14,6 +14,9 @@ import { installSeparationsDebugHook } from "./ui/separations/debug";
 import { SeparationsRoom } from "./ui/separations/room";
 import { separationsView } from "./ui/separations/view";
 import { SessionController } from "./ui/session";
+import { installTimbreDebugHook } from "./ui/timbre/debug";
+import { TimbreRoom } from "./ui/timbre/room";
+import { timbreView } from "./ui/timbre/view";
 import { Studio } from "./ui/studio";
 import { Toasts } from "./ui/toast";
 import { sessionBar } from "./ui/views/session-bar";
@@ -31,9 +34,11 @@ const root = document.getElementById("app");
 if (!root) throw new Error("index.html has no #app");
 const midi = new MidiRoom(client, studio, toasts);
 const separations = new SeparationsRoom(client, studio, toasts);
+const timbre = new TimbreRoom(client, studio, toasts);
 const rooms = mountApp(root, studio, toasts, [
   { id: "midi", label: "MIDI", elements: [midiRoomView(midi)], onHide: () => midi.stop() },
   { id: "separations", label: "Separations", elements: [separationsView(separations)], onHide: () => separations.stop() },
+  { id: "timbre", label: "Timbre", elements: [timbreView(timbre)], onShow: () => void timbre.open(), onHide: () => timbre.hide() },
 ]);
 root.insertBefore(sessionBar(session), root.children[1] ?? null);
 onToMidi(({ decompositionId, unit, label }) => {
@@ -43,6 +48,7 @@ onToMidi(({ decompositionId, unit, label }) => {
 installDebugHook(studio, session);
 installMidiDebugHook(midi);
 installSeparationsDebugHook(separations);
+installTimbreDebugHook(timbre);
 
 const scheme = location.protocol === "https:" ? "wss:" : "ws:";
 client.connect(`${scheme}//${location.host}/ws`);
