@@ -577,3 +577,39 @@ def test_bad_upload_shows_error(page: Page, loop_wav: Path, artifacts: Path) -> 
     wait_sounding(page)
     wait_level(page)
     shot(page, artifacts, "31-after-bad-upload")
+
+
+def test_delete_sound_leaves_every_tab(
+    browser: Browser, server: Server, tmp_path: Path, artifacts: Path
+) -> None:
+    """Delete an uploaded sound after confirming: it leaves this tab's list and another tab's."""
+    path = tmp_path / "to-delete.wav"
+    sf.write(path, make_loop(seed=3).T[: SR * 2], SR, subtype="PCM_16")
+    first_ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    second_ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        first = first_ctx.new_page()
+        first.goto(server.url)
+        wait_open(first)
+        sound_id = upload(first, path)
+        second = second_ctx.new_page()
+        second.goto(server.url)
+        wait_open(second)
+        theirs = second.locator(f"[data-testid=sound-item][data-sound-id='{sound_id}']")
+        expect(theirs).to_have_count(1, timeout=WAIT_MS)
+
+        row = first.locator("li.sound-row").filter(
+            has=first.locator(f"[data-sound-id='{sound_id}']")
+        )
+        row.get_by_test_id("sound-delete").click()
+        shot(first, artifacts, "32-delete-sound-confirm")
+        first.get_by_test_id("confirm-delete-sound").click()
+        mine = first.locator(f"[data-testid=sound-item][data-sound-id='{sound_id}']")
+        expect(mine).to_have_count(0, timeout=WAIT_MS)
+        expect(theirs).to_have_count(0, timeout=WAIT_MS)
+        # another sound is selected, and the demo loops are untouched
+        assert state(first)["soundId"] not in (None, sound_id)
+        assert state(second)["sounds"] == state(first)["sounds"] > 0
+    finally:
+        first_ctx.close()
+        second_ctx.close()

@@ -72,6 +72,7 @@ export type ServerFrame =
   | Ok
   | Sounds
   | SoundAdded
+  | SoundRemoved
   | SpectrogramInfo
   | SpectrogramTile
   | JobProgress
@@ -1101,6 +1102,17 @@ export interface SoundAdded {
   type: "sound_added";
 }
 /**
+ * Event: a sound was deleted (every tab of the session drops it from its list).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "SoundRemoved".
+ */
+export interface SoundRemoved {
+  request_id: number;
+  sound_id: string;
+  type: "sound_removed";
+}
+/**
  * Geometry of the tiles that follow: ``n_rows`` log-frequency rows by ``n_frames`` frames.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
@@ -2074,6 +2086,7 @@ export const SERVER_FRAME_REQUIRED: { readonly [T in ServerFrameType]: readonly 
   song_list: ["type", "request_id", "songs", "albums"],
   song_removed: ["type", "request_id", "song_id"],
   sound_added: ["type", "request_id", "sound"],
+  sound_removed: ["type", "request_id", "sound_id"],
   sounds: ["type", "request_id", "sounds"],
   spectrogram_info: ["type", "request_id", "sound_id", "n_rows", "n_frames", "hop_s", "f_min_hz", "f_max_hz", "top_db"],
   spectrogram_tile: ["type", "request_id", "frame_start", "n_frames", "n_rows", "data", "last"],

@@ -452,6 +452,29 @@ def test_upload_then_decompose(client: TestClient[Any], sock: Socket) -> None:
     assert dec.n_components == 2
 
 
+def test_delete_sound_reaches_every_tab(client: TestClient[Any], sock: Socket) -> None:
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros(4410, np.float32) + 0.1, 44100, format="WAV")
+    r = client.post("/api/sounds", params={"name": "gone.wav"}, content=buf.getvalue())
+    sound_id = r.json()["sound_id"]
+    with client.websocket_connect("/ws") as ws:
+        other = Socket(ws)
+        other.request(
+            protocol.Hello(request_id=1, protocol_version=protocol.PROTOCOL_VERSION),
+            protocol.Welcome,
+        )
+        reply = sock.request(protocol.DeleteSound(request_id=sock.rid(), sound_id=sound_id),
+                             protocol.Ok)
+        assert isinstance(reply, protocol.Ok)
+        event = other.until(0, protocol.SoundRemoved)[-1]
+        assert isinstance(event, protocol.SoundRemoved) and event.sound_id == sound_id
+    listed = sock.request(protocol.ListSounds(request_id=sock.rid()), protocol.Sounds)
+    assert sound_id not in [s.sound_id for s in listed.sounds]
+    again = sock.request(protocol.DeleteSound(request_id=sock.rid(), sound_id=sound_id),
+                         protocol.Ok)
+    assert isinstance(again, protocol.Error) and again.code == "not_found"
+
+
 def test_upload_bad_file(client: TestClient[Any]) -> None:
     r = client.post("/api/sounds", params={"name": "x.wav"}, content=b"not audio at all" * 100)
     assert r.status_code == 400

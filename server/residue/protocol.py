@@ -333,6 +333,13 @@ class SoundAdded(Frame, tag="sound_added", frozen=True, kw_only=True):
     sound: SoundInfo
 
 
+class SoundRemoved(Frame, tag="sound_removed", frozen=True, kw_only=True):
+    """Event: a sound was deleted (every tab of the session drops it from its list)."""
+
+    request_id: int
+    sound_id: str
+
+
 class SpectrogramInfo(Frame, tag="spectrogram_info", frozen=True, kw_only=True):
     """Geometry of the tiles that follow: ``n_rows`` log-frequency rows by ``n_frames`` frames."""
 
@@ -1503,6 +1510,7 @@ StudioServerFrame = (
     | Ok
     | Sounds
     | SoundAdded
+    | SoundRemoved
     | SpectrogramInfo
     | SpectrogramTile
     | JobProgress

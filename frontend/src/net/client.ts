@@ -27,6 +27,7 @@ import {
   type ServerFrameType,
   type SessionInfo,
   type SoundAdded,
+  type SoundRemoved,
   type SoundInfo,
   type SpectrogramInfo,
   type SpectrogramTile,
@@ -70,6 +71,7 @@ export interface ClientEvents {
   presence: Presence;
   inviteRevoked: InviteRevoked;
   soundAdded: SoundAdded;
+  soundRemoved: SoundRemoved;
   libraryChanged: LibraryChanged;
   stream: StreamEvent;
   /** Every event frame (request_id 0), for rooms that follow kinds of their own. */
@@ -384,6 +386,7 @@ export class ResidueClient extends Emitter<ClientEvents> {
     if (result === "event") {
       this.emit("event", frame);
       if (frame.type === "sound_added") this.emit("soundAdded", frame);
+      else if (frame.type === "sound_removed") this.emit("soundRemoved", frame);
       else if (frame.type === "library_changed") this.emit("libraryChanged", frame);
       else if (frame.type === "presence") this.emit("presence", frame);
       else if (frame.type === "invite_revoked") this.emit("inviteRevoked", frame);

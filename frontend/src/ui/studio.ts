@@ -154,6 +154,7 @@ export class Studio {
     });
     client.on("welcome", () => void this.#refresh());
     client.on("soundAdded", (f) => this.#addSound(f.sound, false));
+    client.on("soundRemoved", (f) => this.#removeSound(f.sound_id));
     client.on("libraryChanged", (f) => this.#libraryChanged(f));
     client.on("problem", ({ message, error }) => this.#toasts.show(plain(message), "error", error?.errorId ?? null));
     client.on("stream", (ev) => {
@@ -256,6 +257,31 @@ export class Studio {
     } finally {
       this.store.set({ upload: null });
     }
+  }
+
+  /** Delete a sound (its decompositions go with it; library components stay). */
+  async deleteSound(soundId: string): Promise<void> {
+    const name = this.state.sounds.find((s) => s.sound_id === soundId)?.name ?? "the sound";
+    try {
+      await this.#client.deleteSound(soundId);
+      this.#removeSound(soundId);
+      this.#toasts.show(`Deleted ${name}. Components you kept from it stay in the library.`);
+    } catch (err) {
+      this.#toasts.show(plain(err instanceof Error ? err.message : String(err)), "error");
+    }
+  }
+
+  #removeSound(soundId: string): void {
+    if (!this.state.sounds.some((s) => s.sound_id === soundId)) return;
+    const sounds = this.state.sounds.filter((s) => s.sound_id !== soundId);
+    const currentBySound = { ...this.state.currentBySound };
+    delete currentBySound[soundId];
+    const wasSelected = this.state.soundId === soundId;
+    if (wasSelected && this.state.playing) this.stop();
+    this.store.set({ sounds, currentBySound, ...(wasSelected ? { soundId: null, selectedUnit: null, solo: null, pick: null } : {}) });
+    this.spectrograms.forget(soundId);
+    const next = sounds[0];
+    if (wasSelected && next) this.selectSound(next.sound_id);
   }
 
   #addSound(sound: SoundInfo, select: boolean): void {

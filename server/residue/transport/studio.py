@@ -61,6 +61,7 @@ async def _delete_sound(
     ctx.store.sounds.delete(f.sound_id)
     ctx.decompositions.discard(lambda key: True)
     peer.send(protocol.Ok(request_id=f.request_id))
+    hub.publish(ctx.session_id, protocol.SoundRemoved(request_id=0, sound_id=f.sound_id))
 
 
 async def _spectrogram(

@@ -48,30 +48,51 @@ export function soundsPanel(studio: Studio): HTMLElement {
       s.sounds.map((sound) => {
         const selected = sound.sound_id === s.soundId;
         const decomposed = s.currentBySound[sound.sound_id] !== undefined;
-        return h(
-          "li",
-          {},
+        const item = h(
+          "button",
+          {
+            class: `sound-item${selected ? " selected" : ""}`,
+            "aria-pressed": selected ? "true" : "false",
+            "data-testid": "sound-item",
+            "data-sound-id": sound.sound_id,
+            "data-sound-name": sound.name,
+            onclick: () => studio.selectSound(sound.sound_id),
+          },
+          h("span", { class: "sound-name" }, sound.name),
           h(
-            "button",
-            {
-              class: `sound-item${selected ? " selected" : ""}`,
-              "aria-pressed": selected ? "true" : "false",
-              "data-testid": "sound-item",
-              "data-sound-id": sound.sound_id,
-              "data-sound-name": sound.name,
-              onclick: () => studio.selectSound(sound.sound_id),
-            },
-            h("span", { class: "sound-name" }, sound.name),
-            h(
-              "span",
-              { class: "sound-meta" },
-              formatTime(sound.duration_s),
-              sound.tempo_bpm ? ` · ${Math.round(sound.tempo_bpm)} bpm` : "",
-              sound.origin === "demo" ? " · demo" : "",
-              decomposed ? " · units" : "",
-            ),
+            "span",
+            { class: "sound-meta" },
+            formatTime(sound.duration_s),
+            sound.tempo_bpm ? ` · ${Math.round(sound.tempo_bpm)} bpm` : "",
+            sound.origin === "demo" ? " · demo" : "",
+            decomposed ? " · units" : "",
           ),
         );
+        const li = h("li", { class: "sound-row" });
+        const normal = (): void => replaceChildren(li, item, del);
+        const del = h(
+          "button",
+          {
+            class: "icon-button danger",
+            "aria-label": `Delete ${sound.name}`,
+            title: "Delete this sound (components kept from it stay in the library)",
+            "data-testid": "sound-delete",
+            onclick: () =>
+              replaceChildren(
+                li,
+                h(
+                  "div",
+                  { class: "inline-edit" },
+                  h("span", {}, `Delete “${sound.name}” and its units?`),
+                  h("button", { class: "button small danger", "data-testid": "confirm-delete-sound", onclick: () => void studio.deleteSound(sound.sound_id) }, "Delete"),
+                  h("button", { class: "button small", onclick: normal }, "Keep it"),
+                ),
+              ),
+          },
+          icon(ICONS.trash),
+        );
+        normal();
+        return li;
       }),
     );
   });
