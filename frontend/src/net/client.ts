@@ -295,6 +295,13 @@ export class ResidueClient extends Emitter<ClientEvents> {
     this.#whenReady(() => this.#post({ type: "stream", gen, key, frame: full }));
   }
 
+  /** Fetch a PCM request into the worker's clip cache under `key`, so a later `stream` starts at once. */
+  prefetch(key: string, frame: StreamRequest): void {
+    const requestId = this.#correlator.reserve();
+    const full = { ...frame, request_id: requestId } as StreamFrame;
+    this.#whenReady(() => this.#post({ type: "prefetch", key, frame: full }));
+  }
+
   stopStream(gen: number): void {
     this.#post({ type: "stop", gen });
   }

@@ -74,6 +74,11 @@ export class PreviewAudio extends Emitter<PreviewEvents> implements PreviewPlaye
       .catch(() => undefined);
   }
 
+  prefetch(card: SwipeCard): void {
+    const { key, frame } = previewRequest(card);
+    this.#client.prefetch(key, frame);
+  }
+
   stop(): void {
     this.#want = null;
     this.#playing = null;

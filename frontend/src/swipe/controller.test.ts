@@ -68,9 +68,13 @@ class FakeApi implements SwipeApi {
 
 class FakePlayer implements PreviewPlayer {
   played: string[] = [];
+  prefetched: string[] = [];
   stops = 0;
   play(card: SwipeCard): void {
     this.played.push(card.item_id);
+  }
+  prefetch(card: SwipeCard): void {
+    this.prefetched.push(card.item_id);
   }
   stop(): void {
     this.stops++;
@@ -144,6 +148,17 @@ describe("SwipeController", () => {
     ctl.decide("reject");
     expect(ctl.state.playing).toBeNull();
     expect(player.stops).toBeGreaterThan(0);
+  });
+
+  it("fetches the next card's preview while one plays, and nothing before the first tap", async () => {
+    const { ctl, player } = await setup([card("a"), card("b"), card("c")]);
+    expect(player.prefetched).toEqual([]);
+    ctl.audioOn();
+    expect(player.played).toEqual(["a"]);
+    expect(player.prefetched).toEqual(["b"]);
+    ctl.decide("keep");
+    expect(player.played).toEqual(["a", "b"]);
+    expect(player.prefetched).toEqual(["b", "c"]);
   });
 
   it("decisions reach the server and persist there", async () => {

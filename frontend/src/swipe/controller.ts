@@ -23,15 +23,21 @@ import {
   reopen,
   reshuffle,
   revert,
+  upcoming,
   type Deck,
   type DeckMode,
   type Decision,
   type ItemKind,
 } from "./deck";
 
+/** Cards behind the one in front whose previews are fetched while it plays. */
+export const PREFETCH_AHEAD = 1;
+
 /** Plays a card's preview (looping) through the page's audio engine; a fake in tests. */
 export interface PreviewPlayer {
   play(card: SwipeCard, clickAt: number | null): void;
+  /** Fetch a card's preview ahead, so that it starts at once when it comes to the front. */
+  prefetch(card: SwipeCard): void;
   stop(): void;
 }
 
@@ -394,6 +400,7 @@ export class SwipeController {
     if (!force && this.state.playing === card.item_id) return;
     this.store.set({ playing: card.item_id });
     this.#player.play(card, clickAt);
+    if (deck) for (const next of upcoming(deck, PREFETCH_AHEAD)) this.#player.prefetch(next);
   }
 
   #fail(what: string, err: unknown): void {

@@ -18,6 +18,8 @@ export type ToWorker =
   | { readonly type: "sink"; readonly sink: AudioSink }
   /** Play `frame`'s audio as stream `gen`, from the cache under `key` when it is there. */
   | { readonly type: "stream"; readonly gen: number; readonly key: string; readonly frame: StreamFrame }
+  /** Download `frame`'s audio into the clip cache under `key` without playing it. */
+  | { readonly type: "prefetch"; readonly key: string; readonly frame: StreamFrame }
   /** Stop feeding streams up to `gen` (their downloads go on, to fill the cache). */
   | { readonly type: "stop"; readonly gen: number };
 

@@ -167,10 +167,14 @@ class PortSink implements Sink {
 // streams
 
 interface Download {
-  readonly gen: number;
+  /** The stream it feeds; {@link PREFETCH} for a download only meant for the cache. */
+  gen: number;
   readonly key: string;
   clip: Clip | null;
 }
+
+/** The generation of prefetches: never the one playing. */
+const PREFETCH = -1;
 
 const cache = new ClipCache();
 /** Streams being downloaded, by request id. */
@@ -193,14 +197,22 @@ function startStream(gen: number, key: string, frame: StreamFrame): void {
     feedFromCache(gen, clip);
     return;
   }
-  // the same clip may already be downloading (a second click): follow it
+  // the same clip may already be downloading (a second click, a prefetch): follow it
   for (const [, d] of downloads) {
-    if (d.key === key && d.clip) {
-      feedFromCache(gen, d.clip);
-      return;
-    }
+    if (d.key !== key) continue;
+    if (d.clip) feedFromCache(gen, d.clip);
+    else d.gen = gen; // nothing has arrived yet: it starts the sink when it does
+    return;
   }
   downloads.set(frame.request_id, { gen, key, clip: null });
+  send(frame);
+}
+
+/** Download a clip into the cache without playing it (the next card of a deck), unless it is there. */
+function prefetch(key: string, frame: StreamFrame): void {
+  if (cache.get(key)?.complete) return;
+  for (const [, d] of downloads) if (d.key === key) return;
+  downloads.set(frame.request_id, { gen: PREFETCH, key, clip: null });
   send(frame);
 }
 
@@ -286,6 +298,7 @@ function onStreamFrame(frame: ServerFrame): boolean {
     }
     case "error":
       downloads.delete(frame.request_id);
+      if (d.gen === PREFETCH) return true; // asked again when it is played, with its error then
       streamEvent({
         type: "stream",
         event: "error",
@@ -359,6 +372,7 @@ function connect(): void {
     // frames queued while closed are dropped: their requests fail on the page
     outbox.length = 0;
     for (const [, d] of downloads) {
+      if (d.gen === PREFETCH) continue;
       streamEvent({ type: "stream", event: "error", gen: d.gen, code: "connection_lost", message: "The connection to the server was lost.", errorId: null });
     }
     downloads.clear();
@@ -384,6 +398,9 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       break;
     case "stream":
       startStream(msg.gen, msg.key, msg.frame);
+      break;
+    case "prefetch":
+      prefetch(msg.key, msg.frame);
       break;
     case "stop":
       if (currentGen <= msg.gen) {
