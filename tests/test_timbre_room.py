@@ -548,6 +548,12 @@ def test_cell_deck_keeps_a_result_as_a_sound_once(
     assert n_sounds() == before + 1
     added = b.until(0, protocol.SoundAdded)[-1]
     assert added.sound.name == "drums - hpss margin=2" and added.sound.origin == "separation"
+    # undoing the keep takes the sound away again, in every tab
+    undone = a.request(protocol.UndoDecision(request_id=a.rid(), kind="cell"), protocol.Decided)
+    assert isinstance(undone, protocol.Decided) and undone.item_id == result_id
+    assert n_sounds() == before
+    removed = b.until(0, protocol.SoundRemoved)[-1]
+    assert removed.sound_id == added.sound.sound_id
     unknown = a.request(protocol.Decide(request_id=a.rid(), kind="cell", item_id="0000",
                                         decision="keep"), protocol.Decided)
     assert isinstance(unknown, protocol.Error) and unknown.code == "not_found"

@@ -685,8 +685,18 @@ def decide(ctx: Context, f: protocol.Decide) -> DecideResult:
     return DecideResult(decided, sound)
 
 
-def undo(ctx: Context, f: protocol.UndoDecision) -> protocol.Decided:
-    """Undo this session's latest decision of a kind (a kept sound stays in the library).
+class UndoResult(NamedTuple):
+    """An undo's frame, and the sound removed with it (a kept grid result's; None if none)."""
+
+    decided: protocol.Decided
+    removed_sound_id: str | None
+
+
+def undo(ctx: Context, f: protocol.UndoDecision) -> UndoResult:
+    """Undo this session's latest decision of a kind.
+
+    Undoing the keep of a grid result also deletes the sound that keep made (if it is still
+    there), as if the keep had never happened.
 
     Raises
     ------
@@ -696,9 +706,22 @@ def undo(ctx: Context, f: protocol.UndoDecision) -> protocol.Decided:
     last = ts.undo_last_decision(ctx, f.kind)
     if last is None:
         raise NotFound("nothing to undo")
-    return protocol.Decided(
+    removed = None
+    if last.kind == "cell" and last.decision == "keep":
+        kept = _KEPT.view(ctx.session_id)
+        with _KEEP_LOCK:
+            sound_id = kept.get(last.item_id)
+            if sound_id is not None:
+                kept.discard(lambda key: key == last.item_id)
+                try:
+                    ctx.store.sounds.delete(sound_id)
+                    removed = sound_id
+                except NotFound:
+                    pass  # deleted by hand meanwhile
+    decided = protocol.Decided(
         request_id=f.request_id, kind=f.kind, item_id=last.item_id, decision=None, undone=True
     )
+    return UndoResult(decided, removed)
 
 
 # ---------------------------------------------------------------------------------------------

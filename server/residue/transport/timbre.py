@@ -190,11 +190,14 @@ async def _decide(
 async def _undo(
     ctx: Context, hub: Hub, peer: Peer, f: protocol.UndoDecision, cancel: CancelToken
 ) -> None:
-    decided = await ctx.executor.run(lambda p, t: room.undo(ctx, f))
+    decided, removed = await ctx.executor.run(lambda p, t: room.undo(ctx, f))
     peer.send(decided)
     hub.publish(ctx.session_id, protocol.Decided(
         request_id=0, kind=decided.kind, item_id=decided.item_id, decision=None, undone=True
     ))
+    if removed is not None:
+        ctx.decompositions.discard(lambda key: True)
+        hub.publish(ctx.session_id, protocol.SoundRemoved(request_id=0, sound_id=removed))
 
 
 async def _export(
