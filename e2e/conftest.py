@@ -101,3 +101,17 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def timbre_model(server: Server) -> str:
+    """A default timbre model in the server's data folder, trained through the real code path
+    but briefly (2 epochs, no SoundFont notes), so the timbre room opens without the ~30 s
+    first-use training; returns its id. The running server reads it from disk on next use."""
+    import dataclasses
+
+    from residue.config import Settings
+    from residue.services import timbre
+
+    settings = dataclasses.replace(Settings(), data_dir=server.data)
+    return timbre.ensure_default_model(settings, epochs=2, soundfont=False).model_id

@@ -128,3 +128,68 @@ def test_phone_width_is_one_column(server: Server, browser: Browser, artifacts: 
         page.screenshot(path=str(artifacts / "51-separations-phone.png"))
     finally:
         ctx.close()
+
+
+def test_custom_grid_editor(server: Server, desktop: BrowserContext, artifacts: Path) -> None:
+    """Edit the quick preset into a two-cell grid: a bad value is refused inline, then it runs."""
+    page = desktop.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    open_room(page, server)
+    page.get_by_test_id("sep-sound").select_option(label="demo drums")
+    page.get_by_test_id("sep-preset").select_option("quick")
+    page.get_by_test_id("sep-edit-preset").click()
+    editor = page.get_by_test_id("sep-editor")
+    expect(editor).to_be_visible()
+    expect(page.get_by_test_id("sep-preset")).to_have_value("custom")
+    expect(page.get_by_test_id("sep-cells")).to_contain_text("24 cells")
+    sweeps = editor.get_by_test_id("sep-sweep")
+    expect(sweeps).to_have_count(4)
+
+    # an out-of-range margin: said beside the field, and Run sends nothing
+    hpss = editor.locator('[data-testid="sep-sweep"][data-index="1"]')
+    expect(hpss.get_by_test_id("sep-sweep-backend")).to_have_value("hpss")
+    margin = hpss.locator('[data-testid="sep-param"][data-param="margin"]')
+    margin.fill("1, 0.5")
+    expect(margin).to_have_attribute("aria-invalid", "true")
+    expect(hpss.get_by_test_id("sep-param-error").filter(has_text="margin")).to_have_text(
+        "margin: 0.5 is below the minimum 1"
+    )
+    page.get_by_test_id("sep-run").click()
+    page.wait_for_function("window.residueSeparations.state().gridError !== null")
+    expect(hpss.get_by_test_id("sep-sweep-error")).to_contain_text("below the minimum 1")
+    s = sep_state(page)
+    assert not s["running"] and s["cells"] == 0
+    page.screenshot(path=str(artifacts / "52-separations-editor-error.png"))
+
+    # fixed, and cut down to one hpss sweep of 2 margins x 1 stem = 2 cells
+    margin.fill("1, 3")
+    expect(margin).to_have_attribute("aria-invalid", "false")
+    for index in (3, 2, 0):
+        editor.locator(f'[data-testid="sep-sweep"][data-index="{index}"]').get_by_test_id(
+            "sep-sweep-remove"
+        ).click()
+    expect(sweeps).to_have_count(1)
+    only = sweeps.first
+    expect(only.get_by_test_id("sep-sweep-backend")).to_have_value("hpss")
+    ticked = [
+        box.get_attribute("data-stem")
+        for box in only.locator('[data-testid="sep-stem"]:checked').all()
+    ]
+    assert len(ticked) > 1
+    for stem in ticked[1:]:  # each tick redraws the sweep: find the box again by its stem
+        only.locator(f'[data-testid="sep-stem"][data-stem="{stem}"]').uncheck()
+    expect(only.locator('[data-testid="sep-stem"]:checked')).to_have_count(1)
+    expect(page.get_by_test_id("sep-cells")).to_contain_text("2 cells")
+    assert sep_state(page)["editorCells"] == 2
+    page.get_by_test_id("sep-run").click()
+    page.wait_for_function(
+        "window.residueSeparations.state().done === 2"
+        " && !window.residueSeparations.state().running",
+        timeout=WAIT_MS,
+        polling=100,
+    )
+    expect(page.locator('[data-testid="sep-card"][data-status="done"]')).to_have_count(2)
+    assert sep_state(page)["gridError"] is None
+    page.screenshot(path=str(artifacts / "53-separations-editor-run.png"))
+    assert errors == []
