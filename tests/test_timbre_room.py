@@ -7,6 +7,7 @@ the real one), songs last 3 s and albums have 2 songs, so the whole file runs in
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -658,3 +659,23 @@ def test_map_errors_keep_the_socket(sock: Socket) -> None:
                           protocol.TimbreMapFrame)
     assert isinstance(no_set, protocol.Error) and no_set.code == "not_found"
     still_usable(sock)
+
+
+def test_old_exports_are_pruned_per_session(tmp_path: Path) -> None:
+    def make(export_id: str, session_id: str, at: float) -> None:
+        (tmp_path / export_id).mkdir()
+        (tmp_path / export_id / "01 a.flac").write_bytes(b"x")
+        (tmp_path / f"{export_id}.zip").write_bytes(b"z")
+        (tmp_path / f"{export_id}.json").write_text(
+            json.dumps({"session_id": session_id, "created_at": at})
+        )
+
+    for i in range(4):
+        make(f"mine{i}", "default", float(i))
+    make("theirs0", "other", -1.0)
+    room._prune_exports(tmp_path, "default", keep=2)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted(
+        ["mine2", "mine2.zip", "mine2.json", "mine3", "mine3.zip", "mine3.json",
+         "theirs0", "theirs0.zip", "theirs0.json"]
+    )

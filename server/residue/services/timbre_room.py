@@ -46,6 +46,8 @@ MAX_DECK = 500
 #: Nearest map points blended for a hover on a UMAP map (UMAP has no inverse).
 UMAP_NEIGHBOURS = 3
 EXPIRED_MAP = "the map has expired: ask for it again"
+KEEP_EXPORTS = 8
+"""Exports a session keeps on disk; older ones are deleted when a new one is made."""
 
 _MAPS: LRU[str, ts.TimbreMap] = LRU(MAP_CACHE)
 _KEPT: LRU[str, str] = LRU(4096)  # (session) result id -> the sound it was kept as
@@ -782,6 +784,7 @@ def export(
         json.dumps({"session_id": ctx.session_id, "title": title, "created_at": time.time()})
     )
     tmp.replace(root / f"{export_id}.zip")
+    _prune_exports(root, ctx.session_id, keep=KEEP_EXPORTS)
     progress(1.0, "done")
     return protocol.AlbumExported(
         request_id=f.request_id,
@@ -791,6 +794,22 @@ def export(
         files=[p.name for p in result.files],
         loudness_lufs=round(result.loudness_lufs, 3),
     )
+
+
+def _prune_exports(root: Path, session_id: str, *, keep: int) -> None:
+    """Delete a session's exports beyond the ``keep`` newest (folder, zip and description)."""
+    mine: list[tuple[float, str]] = []
+    for meta_path in root.glob("*.json"):
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(meta, dict) and meta.get("session_id") == session_id:
+            mine.append((float(meta.get("created_at", 0.0)), meta_path.stem))
+    for _, export_id in sorted(mine, reverse=True)[keep:]:
+        _remove(root / export_id)
+        (root / f"{export_id}.zip").unlink(missing_ok=True)
+        (root / f"{export_id}.json").unlink(missing_ok=True)
 
 
 def _remove(folder: Path) -> None:
