@@ -414,7 +414,8 @@ export function timbreView(room: TimbreRoom): HTMLElement {
     }
     const d = song.decision;
     const albumInfo = song.album_id === null ? undefined : room.state.albums.find((a) => a.album_id === song.album_id);
-    const album = song.album_id === null ? null : `track ${song.position + 1}${albumInfo ? ` of “${albumInfo.name}”` : ""}`;
+    // album positions are 1-based (the server numbers tracks from 1; a single has 0)
+    const album = song.album_id === null ? null : `track ${song.position}${albumInfo ? ` of “${albumInfo.name}”` : ""}`;
     return h(
       "div",
       { class: `song-card${d ? ` song-${d}` : ""}${playing ? " song-playing" : ""}`, role: "listitem", "data-testid": "song-card", "data-song": song.song_id, "data-decision": d ?? "" },
