@@ -73,8 +73,18 @@ def test_run_play_keep(server: Server, desktop: BrowserContext, artifacts: Path)
     page.wait_for_function("!window.residueSeparations.state().running", timeout=WAIT_MS)
     page.screenshot(path=str(artifacts / "50-separations-grid.png"))
 
-    # play the first finished card and hear it
+    # a finished card shows its mini spectrogram, with more than one colour in it
     first = cards.first
+    thumb = first.get_by_test_id("sep-thumb")
+    size = thumb.evaluate("c => [c.width, c.height]")
+    assert size[0] > 10 and size[1] > 10, size
+    colours = thumb.evaluate(
+        "c => new Set(Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data"
+        ".filter((_, i) => i % 4 === 0))).size"
+    )
+    assert colours > 5, colours
+
+    # play the first finished card and hear it
     page.evaluate("window.residue.resetMeter()")
     first.get_by_test_id("sep-play").click()
     page.wait_for_function(

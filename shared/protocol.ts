@@ -1559,7 +1559,8 @@ export interface GridCellInfo {
  * One cell ended: ``done``, ``failed`` (with ``error``) or ``cancelled``.
  *
  *     A done cell has a result id for its estimate and one for its residual (the mix minus the
- *     estimate), both playable and keepable; ``provenance`` is JSON text.
+ *     estimate), both playable and keepable; ``provenance`` is JSON text; ``thumbnail`` is the
+ *     estimate's mini spectrogram, uint8 ``(thumb_rows, thumb_cols)`` row-major, row 0 lowest.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "GridCell".
@@ -1576,6 +1577,9 @@ export interface GridCell {
   residual_result_id?: string | null;
   result_id?: string | null;
   status: "cancelled" | "done" | "failed";
+  thumb_cols?: number;
+  thumb_rows?: number;
+  thumbnail?: Uint8Array;
   type: "grid_cell";
 }
 /**

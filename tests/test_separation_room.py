@@ -92,6 +92,10 @@ def test_cells_stream_in_after_the_grid_is_announced(grid: list[Any]) -> None:
     for c in cells:
         assert c.result_id and c.residual_result_id and c.result_id != c.residual_result_id
         assert c.hints is not None and 0.0 <= c.hints.flatness <= 1.0
+        # the card's mini spectrogram: a picture with something in it
+        assert (c.thumb_rows, c.thumb_cols) == (room.THUMB_ROWS, room.THUMB_COLS)
+        thumb = np.frombuffer(c.thumbnail, dtype=np.uint8)
+        assert thumb.size == c.thumb_rows * c.thumb_cols and thumb.max() > thumb.min()
         prov = json.loads(c.provenance)
         assert prov["source"] == started.sound_id and prov["stem"] in {"drums", "bass"}
     done = grid[-1]

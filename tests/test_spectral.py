@@ -248,3 +248,16 @@ def test_read_only_input_is_accepted(rng: np.random.Generator) -> None:
         D.setflags(write=False)
         back = istft(D, length=3000)
     np.testing.assert_allclose(back, y, atol=1e-5)
+
+
+@pytest.mark.parametrize("stereo", [False, True])
+def test_thumbnail_puts_a_tone_on_its_log_frequency_row(stereo: bool) -> None:
+    sr = 44100
+    t = np.arange(3 * sr) / sr
+    tone = (0.5 * np.sin(2 * np.pi * 1000.0 * t)).astype(np.float32)
+    y = np.stack([tone, tone]) if stereo else tone
+    pic = spectral.thumbnail(y, sr=sr, rows=64, cols=40)
+    assert pic.shape == (64, 40) and pic.dtype == np.uint8
+    expected = 63 * np.log(1000.0 / 40.0) / np.log(sr / 2 / 40.0)  # row 0 = 40 Hz
+    assert abs(int(np.argmax(pic.mean(axis=1))) - expected) <= 2
+    assert not spectral.thumbnail(np.zeros(100, np.float32), sr=sr).any()  # silence, short

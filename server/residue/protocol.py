@@ -953,7 +953,8 @@ class GridCell(Frame, tag="grid_cell", frozen=True, kw_only=True):
     """One cell ended: ``done``, ``failed`` (with ``error``) or ``cancelled``.
 
     A done cell has a result id for its estimate and one for its residual (the mix minus the
-    estimate), both playable and keepable; ``provenance`` is JSON text.
+    estimate), both playable and keepable; ``provenance`` is JSON text; ``thumbnail`` is the
+    estimate's mini spectrogram, uint8 ``(thumb_rows, thumb_cols)`` row-major, row 0 lowest.
     """
 
     request_id: int
@@ -967,6 +968,9 @@ class GridCell(Frame, tag="grid_cell", frozen=True, kw_only=True):
     error_code: str | None = None
     result_id: str | None = None
     residual_result_id: str | None = None
+    thumbnail: bytes = b""
+    thumb_rows: int = 0
+    thumb_cols: int = 0
 
 
 class GridDone(Frame, tag="grid_done", frozen=True, kw_only=True):

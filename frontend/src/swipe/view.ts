@@ -6,7 +6,7 @@
  * front is rebuilt only when another card comes to the front (never during a drag).
  */
 import type { AlbumExported, SwipeCard } from "@shared/protocol";
-import { tilePixels } from "../dsp/colormap";
+import { paintThumbnail, thumbnailImage } from "../ui/views/thumbnail";
 import { fetchFile } from "../net/http";
 import { h, ICONS, icon, replaceChildren } from "../ui/dom";
 import type { Toasts } from "../ui/toast";
@@ -156,23 +156,14 @@ export function swipeView(ctl: SwipeController, audio: PreviewAudio, toasts: Toa
   function thumbFor(card: SwipeCard): ImageData | null {
     const cached = thumbs.get(card.item_id);
     if (cached) return cached;
-    if (card.thumb_rows < 1 || card.thumb_cols < 1 || card.thumbnail.length !== card.thumb_rows * card.thumb_cols) return null;
-    const image = new ImageData(tilePixels(card.thumbnail, card.thumb_rows, card.thumb_cols), card.thumb_cols, card.thumb_rows);
-    thumbs.set(card.item_id, image);
+    const image = thumbnailImage(card);
+    if (image) thumbs.set(card.item_id, image);
     return image;
   }
 
   function cardElement(card: SwipeCard, front: boolean): HTMLElement {
     const canvas = h("canvas", { class: "sw-thumb", "data-testid": front ? "swipe-thumb" : null, "aria-hidden": "true" });
-    const image = thumbFor(card);
-    if (image) {
-      canvas.width = image.width;
-      canvas.height = image.height;
-      canvas.getContext("2d")?.putImageData(image, 0, 0);
-    } else {
-      canvas.width = 1;
-      canvas.height = 1;
-    }
+    paintThumbnail(canvas, thumbFor(card));
     const badge = card.decision ? h("span", { class: `sw-badge sw-badge-${card.decision}` }, card.decision === "keep" ? "kept" : "rejected") : null;
     const el = h(
       "article",

@@ -405,3 +405,42 @@ def to_db_uint8(S: np.ndarray, *, top_db: float = TOP_DB, ref: float | None = No
     levels: np.ndarray = np.rint((db + top_db) * (255.0 / top_db))
     out: np.ndarray = np.clip(levels, 0, 255).astype(np.uint8)
     return out
+
+
+def thumbnail(
+    y: np.ndarray, *, sr: float, rows: int = 64, cols: int = 160, n_fft: int = 4096
+) -> np.ndarray:
+    """A small log-frequency spectrogram of a whole sound, for a card.
+
+    ``cols`` Hann-windowed frames of ``n_fft`` samples spread evenly over the mono mix (so a
+    sound of any length fills the picture), resampled to ``rows`` log-spaced rows from 40 Hz,
+    80 dB range.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (channels, n), dtype=float]
+    sr : float
+        Sample rate in Hz.
+    rows, cols : int
+        Size of the picture.
+    n_fft : int
+        Frame length.
+
+    Returns
+    -------
+    levels : np.ndarray [shape=(rows, cols), dtype=uint8]
+        Row 0 is the lowest frequency.
+    """
+    check_int("rows", rows, lo=2, hi=1024)
+    check_int("cols", cols, lo=1, hi=4096)
+    mono = np.asarray(y, dtype=np.float32)
+    mono = mono.mean(axis=0) if mono.ndim == 2 else mono
+    if mono.size < n_fft:
+        mono = np.pad(mono, (0, n_fft - mono.size))
+    starts = np.linspace(0, mono.size - n_fft, cols).astype(np.int64)
+    window = np.hanning(n_fft).astype(np.float32)
+    frames = np.stack([mono[s : s + n_fft] for s in starts]) * window
+    S = np.abs(np.fft.rfft(frames, axis=-1)).T.astype(np.float32)  # (bins, cols)
+    grid = log_frequency_rows(S, sr=sr, n_fft=n_fft, n_rows=rows, f_min_hz=40.0)
+    return to_db_uint8(grid, top_db=80.0)
+

@@ -19,6 +19,7 @@ import numpy as np
 
 from residue import protocol
 from residue.dsp import separation as sep
+from residue.dsp import spectral
 from residue.dsp.hints import Hints
 from residue.dsp.separation import ParamSpec
 from residue.errors import NotFound, ParameterError
@@ -31,6 +32,9 @@ from residue.store.sounds import SoundRecord
 #: Bytes of grid results (estimates and residuals) kept for playback, across every session:
 #: the oldest go first (a long song's results are large, so the bound is on bytes, not count).
 RESULT_BYTES = 768 * 1024 * 1024
+THUMB_ROWS = 48
+THUMB_COLS = 120
+"""Size of a card's mini spectrogram."""
 
 
 class Candidate(NamedTuple):
@@ -178,9 +182,13 @@ def cell_frame(ctx: Context, result: sp.CellResult, *, request_id: int) -> proto
     cell = result.cell
     prov = dict(result.provenance)
     result_id = residual_id = None
+    thumb = np.zeros((0, 0), dtype=np.uint8)
     if result.status == "done" and result.estimate is not None:
         label = f"{cell.stem} - {cell.setting}"
         result_id = _cache(ctx, result.estimate, result.sr, label, prov)
+        thumb = spectral.thumbnail(
+            result.estimate, sr=result.sr, rows=THUMB_ROWS, cols=THUMB_COLS
+        )
         if result.residual is not None:
             residual_prov = {**prov, "candidate": "residual"}
             residual_id = _cache(
@@ -197,6 +205,9 @@ def cell_frame(ctx: Context, result: sp.CellResult, *, request_id: int) -> proto
         error=result.error,
         error_code=result.error_code,
         result_id=result_id,
+        thumbnail=thumb.tobytes(),
+        thumb_rows=int(thumb.shape[0]),
+        thumb_cols=int(thumb.shape[1]),
         residual_result_id=residual_id,
     )
 

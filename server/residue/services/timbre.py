@@ -993,20 +993,8 @@ class AlbumRecord:
 def thumbnail(
     y: np.ndarray, *, sr: int, rows: int = THUMB_ROWS, cols: int = THUMB_COLS
 ) -> np.ndarray:
-    """A small log-frequency spectrogram of a whole song, uint8 ``(rows, cols)``.
-
-    ``cols`` windows of 4096 samples spread evenly over the mono mix; 80 dB range.
-    """
-    mono = np.asarray(y, dtype=np.float32)
-    mono = mono.mean(axis=0) if mono.ndim == 2 else mono
-    n_fft = 4096
-    if mono.size < n_fft:
-        mono = np.pad(mono, (0, n_fft - mono.size))
-    starts = np.linspace(0, mono.size - n_fft, cols).astype(np.int64)
-    frames = np.stack([mono[s : s + n_fft] for s in starts]) * np.hanning(n_fft).astype(np.float32)
-    S = np.abs(np.fft.rfft(frames, axis=-1)).T.astype(np.float32)  # (bins, cols)
-    grid = spectral.log_frequency_rows(S, sr=sr, n_fft=n_fft, n_rows=rows, f_min_hz=40.0)
-    return spectral.to_db_uint8(grid, top_db=80.0)
+    """A card's picture of a song or clip (see :func:`residue.dsp.spectral.thumbnail`)."""
+    return spectral.thumbnail(y, sr=sr, rows=rows, cols=cols)
 
 
 def _song_record(ctx: Context, row: Any, verdict: Decision | None) -> SongRecord:

@@ -7,10 +7,20 @@
  * At phone width the grid is one column.
  */
 import "./separations.css";
+import type { GridCell } from "@shared/protocol";
 import { h, icon, ICONS, replaceChildren } from "../dom";
+import { paintThumbnail, thumbnailImage } from "../views/thumbnail";
 import { gridEditorView } from "./editor-view";
 import { columnOf, HINT_LABELS, shown, move, type CardState, type HintKey, type Move, type SortKey } from "./grid";
 import type { GridMode, SeparationsRoom } from "./room";
+
+/** Pictures made once per cell frame (the grid is redrawn on every change). */
+const THUMBS = new WeakMap<GridCell, ImageData | null>();
+
+function thumbnailOf(cell: GridCell): ImageData | null {
+  if (!THUMBS.has(cell)) THUMBS.set(cell, thumbnailImage(cell));
+  return THUMBS.get(cell) ?? null;
+}
 
 const SORTS: readonly [SortKey, string][] = [
   ["grid", "grid order"],
@@ -51,8 +61,8 @@ export function separationsView(room: SeparationsRoom): HTMLElement {
     },
     "Edit preset",
   );
-  const runButton = h("button", { class: "primary", "data-testid": "sep-run", onclick: () => void room.run() }, "Run");
-  const cancelButton = h("button", { "data-testid": "sep-cancel", onclick: () => room.cancel() }, "Cancel");
+  const runButton = h("button", { class: "button primary", "data-testid": "sep-run", onclick: () => void room.run() }, "Run");
+  const cancelButton = h("button", { class: "button", "data-testid": "sep-cancel", onclick: () => room.cancel() }, "Cancel");
   const progress = h("progress", { max: 1, value: 0, "aria-label": "Grid progress", "data-testid": "sep-progress" });
   const stage = h("span", { class: "muted small", "aria-live": "polite" });
   const sortSelect = h(
@@ -61,7 +71,7 @@ export function separationsView(room: SeparationsRoom): HTMLElement {
     SORTS.map(([k, label]) => h("option", { value: k }, label)),
   );
   const loopBox = h("input", { type: "checkbox", checked: true, "data-testid": "sep-loop", onchange: () => room.setLoop(loopBox.checked) });
-  const mixButton = h("button", { "data-testid": "sep-mix", "aria-label": "Play the mix (A/B)", onclick: () => room.toggleAB() }, "A/B mix");
+  const mixButton = h("button", { class: "button", "data-testid": "sep-mix", "aria-label": "Play the mix (A/B)", onclick: () => room.toggleAB() }, "A/B mix");
   const grid = h("div", { class: "sep-grid", role: "grid", "aria-label": "Separations", "data-testid": "sep-grid" });
   const empty = h("p", { class: "muted sep-empty" }, "Choose a sound and a grid (a preset, or your own: Custom grid), then Run: each separation appears here as it finishes.");
 
@@ -106,7 +116,9 @@ export function separationsView(room: SeparationsRoom): HTMLElement {
     const name = h("input", { type: "text", class: "sep-name", "aria-label": "Name to keep as", placeholder: "name", "data-testid": "sep-keep-name", maxLength: 120 });
     const classes = ["sep-card", `sep-${c.status}`, c.rejected ? "sep-rejected" : "", focused ? "sep-focus" : ""].filter(Boolean).join(" ");
     const btn = (label: string, testid: string, onclick: () => void, child: Node | string, disabled = !done, pressed: boolean | null = null): HTMLButtonElement =>
-      h("button", { class: "small", "aria-label": label, "data-testid": testid, disabled, "aria-pressed": pressed === null ? null : String(pressed), onclick }, child);
+      h("button", { class: "button small", "aria-label": label, "data-testid": testid, disabled, "aria-pressed": pressed === null ? null : String(pressed), onclick }, child);
+    const thumb = h("canvas", { class: "sep-thumb", "data-testid": "sep-thumb", "aria-hidden": "true" });
+    paintThumbnail(thumb, c.result ? thumbnailOf(c.result) : null);
     const el = h(
       "div",
       {
@@ -122,6 +134,7 @@ export function separationsView(room: SeparationsRoom): HTMLElement {
         },
       },
       h("div", { class: "sep-card-head" }, h("strong", {}, c.info.stem), h("span", { class: "muted small" }, columnOf(c.info))),
+      thumb,
       h("div", { class: "sep-hints small muted" }, c.status === "failed" ? (c.result?.error ?? "failed") : c.status === "pending" ? "running…" : hintText(c)),
       h(
         "div",

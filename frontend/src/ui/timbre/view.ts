@@ -6,9 +6,9 @@
  */
 import "./timbre.css";
 import type { SongInfo } from "@shared/protocol";
-import { tilePixels } from "../../dsp/colormap";
 import { credentials } from "../../net/auth";
 import { h, icon, ICONS, replaceChildren } from "../dom";
+import { paintThumbnail, thumbnailImage } from "../views/thumbnail";
 import { MAX_SEED, type Direction } from "./form";
 import { formatLoss, lossCurve } from "./loss";
 import { FACTOR_RANGE, MANIP_OPS, type ManipOp } from "./manip";
@@ -39,17 +39,6 @@ function jobRow(testid: string, label: string, onCancel: () => void): { el: HTML
       stage.textContent = job ? job.stage : "";
     },
   };
-}
-
-function drawThumb(canvas: HTMLCanvasElement, song: SongInfo): void {
-  const rows = song.thumb_rows;
-  const cols = song.thumb_cols;
-  const ctx = canvas.getContext("2d");
-  if (!ctx || rows < 1 || cols < 1 || song.thumbnail.length !== rows * cols) return;
-  canvas.width = cols;
-  canvas.height = rows;
-  // row 0 is the lowest frequency: tilePixels puts it at the bottom, as the studio does
-  ctx.putImageData(new ImageData(tilePixels(song.thumbnail, rows, cols), cols, rows), 0, 0);
 }
 
 function drawLoss(canvas: HTMLCanvasElement, losses: readonly number[], epochs: number): void {
@@ -409,7 +398,7 @@ export function timbreView(room: TimbreRoom): HTMLElement {
     let thumb = thumbs.get(song.song_id);
     if (!thumb) {
       thumb = h("canvas", { class: "song-thumb", "data-testid": "song-thumb", "aria-hidden": "true" });
-      drawThumb(thumb, song);
+      paintThumbnail(thumb, thumbnailImage(song));
       thumbs.set(song.song_id, thumb);
     }
     const d = song.decision;
