@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from litestar.testing import TestClient
+from timbre_models import tiny_model
 
 from residue import protocol
 from residue.config import Settings
@@ -35,7 +36,6 @@ from residue.transport.app import create_app
 ENC = msgspec.msgpack.Encoder()
 DEC = msgspec.msgpack.Decoder(protocol.ServerFrame)
 SR = 44100
-TINY = vae.VAEConfig(latent_dim=6, channels=(4, 8, 8))
 QUICK = protocol.SongParams(seed=5, minutes=0.05, fade_s=0.5, n_candidates=32)
 QUICK_SETTINGS = SongSettings(seed=5, minutes=0.05, fade_s=0.5, n_candidates=32)
 
@@ -101,14 +101,6 @@ class Socket:
     def events(self, *types: type) -> list[Any]:
         """Events (request_id 0) of ``types`` received so far."""
         return [f for f in self.log if isinstance(f, types) and getattr(f, "request_id", 0) == 0]
-
-
-def tiny_model(seed: int = 0) -> vae.TimbreModel:
-    rng = np.random.default_rng(seed)
-    x = np.linspace(0, 1, 1233)
-    c = rng.uniform(0.1, 0.9, size=(48, 1))
-    v = np.exp(-0.5 * ((x - c) / 0.1) ** 2).astype(np.float32)
-    return vae.train(v, epochs=2, batch_size=16, config=TINY, seed=seed).model
 
 
 def wav(y: np.ndarray, sr: int = SR) -> bytes:

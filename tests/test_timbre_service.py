@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from timbre_models import TINY, tiny_model
 
 from residue.config import Settings
 from residue.dsp import compose
@@ -18,16 +19,7 @@ from residue.models import vae
 from residue.services import timbre as ts
 from residue.services.context import Context
 
-TINY = vae.VAEConfig(latent_dim=6, channels=(4, 8, 8))
 SR = 44100
-
-
-def tiny_model(seed: int = 0) -> vae.TimbreModel:
-    rng = np.random.default_rng(seed)
-    x = np.linspace(0, 1, 1233)
-    c = rng.uniform(0.1, 0.9, size=(48, 1))
-    v = np.exp(-0.5 * ((x - c) / 0.1) ** 2).astype(np.float32)
-    return vae.train(v, epochs=2, batch_size=16, config=TINY, seed=seed).model
 
 
 @pytest.fixture(scope="module")
