@@ -252,6 +252,9 @@ def main() -> None:
     piece = pieces[0]
     if not args.only_memory:
         quality(pieces, quick, "quick grid")
+        # The melody backend is not in the quick preset (it shares HPSS's defaults): score it alone.
+        melody = grid.GridSpec("melody", (grid.Sweep("melody", {}, grid.PRESET_STEMS),))
+        quality(pieces, melody, "melody backend (defaults)")
         if args.deep:
             quality(pieces, grid.preset("deep"), "deep grid (weightless; no demucs weights here)")
         overhead(piece, quick)

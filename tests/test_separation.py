@@ -157,7 +157,7 @@ def test_segmenting_equals_whole_for_local_backends(mix: np.ndarray, backend: st
     np.testing.assert_allclose(parts.estimate, whole.estimate, atol=1e-5)
 
 
-@pytest.mark.parametrize("backend", ["repet", "nmf"])
+@pytest.mark.parametrize("backend", ["repet", "nmf", "melody"])
 def test_segmented_global_backends_still_reconstruct(mix: np.ndarray, backend: str) -> None:
     y = np.concatenate([mix, mix], axis=-1)
     seen: list[float] = []
@@ -356,3 +356,228 @@ def test_stft_in_blocks_equals_stft(n: int, block: int, geometry: tuple[int, int
     ref = spectral.stft(y, n_fft=n_fft, hop_length=hop)
     assert got.shape == ref.shape and got.dtype == np.complex64
     np.testing.assert_allclose(got, ref, atol=1e-4)
+
+
+# ---------------------------------------------------------------------------------------------
+# Predominant melody
+# ---------------------------------------------------------------------------------------------
+
+MELODY_NOTES_HZ = (440.0, 494.0, 587.0, 523.0)
+CHORD_HZ = (131.0, 165.0, 196.0, 262.0)
+
+
+def additive(
+    f0: np.ndarray, *, sr: int = SR, n_harmonics: int = 10, amp: float = 0.3
+) -> np.ndarray:
+    """Harmonics ``h * f0(t)`` with 1/h amplitudes, phase-continuous (f0 may vary per sample)."""
+    phase = 2 * np.pi * np.cumsum(f0) / sr
+    y = sum(np.sin(h * phase) / h for h in range(1, n_harmonics + 1) if h * f0.max() < sr / 2)
+    return (amp * np.asarray(y)).astype(np.float32)
+
+
+def melody_f0(n: int, *, sr: int = SR, rest: tuple[float, float] | None = None) -> np.ndarray:
+    """Four notes with 5.5 Hz, +-40 cent vibrato; 0 Hz inside ``rest`` (seconds)."""
+    t = np.arange(n) / sr
+    notes = np.asarray(MELODY_NOTES_HZ)[np.minimum((t / (t[-1] + 1e-9) * 4).astype(int), 3)]
+    f0 = notes * 2 ** (40 / 1200 * np.sin(2 * np.pi * 5.5 * t))
+    if rest is not None:
+        f0[(t >= rest[0]) & (t < rest[1])] = 0.0
+    return f0
+
+
+def lead_over_chord(
+    n: int, *, rest: tuple[float, float] | None = None, chord_amp: float = 0.12
+) -> tuple[np.ndarray, ...]:
+    """A vibrato lead (silent in ``rest``) over a sustained four-note chord, both additive."""
+    f0 = melody_f0(n, rest=rest)
+    lead = additive(np.where(f0 > 0, f0, 440.0), amp=0.3) * (f0 > 0)
+    chord = sum(additive(np.full(n, f), amp=chord_amp) for f in CHORD_HZ)
+    return lead.astype(np.float32), np.asarray(chord, dtype=np.float32), f0
+
+
+def sdr(ref: np.ndarray, est: np.ndarray) -> float:
+    return 10 * float(np.log10(energy(ref) / energy(ref - est)))
+
+
+@pytest.mark.parametrize("layout", ["mono", "stereo"])
+def test_melody_comb_beats_the_vocal_band(layout: str) -> None:
+    n = 2 * SR
+    lead, chord, _ = lead_over_chord(n)
+    if layout == "stereo":
+        lead = np.stack([lead, 0.6 * lead])
+        chord = np.stack([0.7 * chord, chord])
+    y = lead + chord
+    D = spectral.stft(y)
+    S = np.abs(D)
+    # The old rule, rebuilt here: HPSS's harmonic and residual parts inside the vocal band.
+    mH, mP = sep.hpss_masks(S, kernel=31)
+    band = sep._band(S.shape[-2], SR, *sep.VOCAL_BAND_HZ)
+    old = spectral.istft(D * (np.clip(1 - mP, 0, 1) * band), length=n)
+    not_low = 1 - sep.lowpass_weights(sep._freqs(S.shape[-2], SR), 150.0)
+    old_other = spectral.istft(D * (mH * not_low), length=n)
+    for backend in ("melody", "hpss"):
+        out = sep.separate_stems(D, sr=SR, backend=backend, stems=["vocals", "other"], length=n)
+        new_v, new_o = out["vocals"].estimate, out["other"].estimate
+        assert sdr(lead, new_v) > sdr(lead, old) + 6.0, (backend, sdr(lead, new_v), sdr(lead, old))
+        assert sdr(lead, new_v) > 10.0, backend
+        assert sdr(chord, new_o) > sdr(chord, old_other) + 3.0, backend
+
+
+@pytest.mark.parametrize("layout", ["mono", "stereo"])
+def test_track_melody_follows_the_lead_and_rests(layout: str) -> None:
+    n = 2 * SR
+    # The chord's notes 14 dB under the lead: below the voicing threshold when it rests.
+    lead, chord, f0 = lead_over_chord(n, rest=(1.2, 1.6), chord_amp=0.06)
+    y = lead + chord
+    if layout == "stereo":
+        y = np.stack([y, 0.5 * lead + chord])
+    mel = sep.track_melody(np.abs(spectral.stft(y)), sr=SR)
+    assert mel.f0_hz.shape == (1 + n // 512,) and mel.f0_hz.dtype == np.float32
+    ref = f0[::512][: len(mel.f0_hz)]
+    t = np.arange(len(ref)) * 512 / SR
+    sure = (ref > 0) & (np.abs(t - 1.2) > 0.1) & (np.abs(t - 1.6) > 0.1) & (t > 0.1) & (t < 1.9)
+    for edge in (0.5, 1.0, 1.5):  # note changes: the window straddles two notes
+        sure &= np.abs(t - edge) > 0.06
+    cents = 1200 * np.abs(np.log2(np.maximum(mel.f0_hz[sure], 1.0) / ref[sure]))
+    assert float(np.median(cents)) < 20.0 and float(np.mean(cents < 50)) > 0.95
+    rest = (t > 1.3) & (t < 1.5)
+    assert float(np.mean(mel.f0_hz[rest] == 0)) > 0.9  # the chord alone is not the melody
+
+
+def test_harmonic_comb_teeth() -> None:
+    f0 = np.array([0.0, 200.0, 441.0])
+    g = sep.harmonic_comb(f0, n_bins=1025, sr=44100, max_hz=5000.0)
+    assert g.shape == (1025, 3) and g.dtype == np.float32
+    assert float(g.min()) >= 0.0 and float(g.max()) <= 1.0
+    assert not g[:, 0].any()  # unvoiced frame: nothing is melody
+    bin_hz = 44100 / 2048
+    for h in (1, 2, 5, 10, 20):
+        assert g[round(h * 200 / bin_hz), 1] == 1.0, h
+    for h in (1, 2, 5, 10):  # higher teeth are wider (cents) and meet their neighbours
+        assert g[round((h + 0.5) * 200 / bin_hz), 1] == 0.0, h
+    assert not g[round(6000 / bin_hz) :, 1].any()  # no teeth above max_hz
+    assert g[: round(150 / bin_hz), 1].max() == 0.0  # nothing below f0
+    wide = sep.harmonic_comb(f0, n_bins=1025, sr=44100, width_cents=100.0, max_hz=5000.0)
+    assert (wide >= g).all() and wide.sum() > g.sum()
+
+
+def test_melody_salience_peaks_at_f0_with_a_missing_fundamental() -> None:
+    n = SR
+    t = np.arange(n) / SR
+    y = sum(np.sin(2 * np.pi * 250 * h * t) for h in range(2, 8)).astype(np.float32)
+    sal, grid = sep.melody_salience(np.abs(spectral.stft(y)), sr=SR)
+    assert sal.shape == (len(grid), 1 + n // 512) and sal.dtype == np.float32
+    assert float(sal.min()) >= 0.0
+    best = grid[np.argmax(sal[:, 10:-10].mean(axis=1))]
+    assert abs(1200 * np.log2(best / 250)) < 20
+
+
+def _viterbi_reference(E: np.ndarray, e_u: float, step: float, switch: float) -> float:
+    """Best path score by plain O(n^2) dynamic programming."""
+    T, n = E.shape
+    idx = np.arange(n)
+    trans = -step * np.abs(idx[:, None] - idx[None, :])  # [from, to]
+    v, u = E[0].copy(), e_u
+    for t in range(1, T):
+        v, u = (
+            np.maximum((v[:, None] + trans).max(axis=0), u - switch) + E[t],
+            max(u, v.max() - switch) + e_u,
+        )
+    return float(max(v.max(), u))
+
+
+def _path_score(path: np.ndarray, E: np.ndarray, e_u: float, step: float, switch: float) -> float:
+    score = 0.0
+    for t, s in enumerate(path):
+        score += e_u if s < 0 else E[t, s]
+        if t:
+            a = path[t - 1]
+            if (a < 0) != (s < 0):
+                score -= switch
+            elif s >= 0:
+                score -= step * abs(int(s) - int(a))
+    return score
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    T=st.integers(1, 12),
+    n=st.integers(1, 9),
+    step=st.floats(0.0, 2.0),
+    switch=st.floats(0.0, 3.0),
+    seed=st.integers(0, 10_000),
+)
+def test_melody_path_is_optimal(T: int, n: int, step: float, switch: float, seed: int) -> None:
+    E = np.random.default_rng(seed).normal(size=(T, n))
+    path = sep._viterbi_l1(E, -0.3, step, switch)
+    assert path.shape == (T,) and int(path.min()) >= -1 and int(path.max()) < n
+    got = _path_score(path, E, -0.3, step, switch)
+    np.testing.assert_allclose(got, _viterbi_reference(E, -0.3, step, switch), atol=1e-9)
+
+
+def test_melody_backend_masks_are_complementary(mix: np.ndarray) -> None:
+    S = np.abs(spectral.stft(mix))
+    stems = ["vocals", "background", "drums", "bass", "other"]
+    m = sep.stem_masks(S, sr=SR, backend="melody", stems=stems)
+    np.testing.assert_allclose(m["vocals"] + m["background"], 1.0, atol=1e-6)
+    total = m["vocals"] + m["drums"] + m["bass"] + m["other"]
+    assert float(total.max()) <= 1.0 + 1e-6
+
+
+def test_melody_is_only_tracked_when_a_stem_needs_it(
+    mix: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(*args: object, **kwargs: object) -> np.ndarray:
+        raise AssertionError("melody tracked")
+
+    monkeypatch.setattr(sep, "melody_mask", boom)
+    S = np.abs(spectral.stft(mix))
+    for backend in ("hpss", "repet"):
+        sep.stem_masks(S, sr=SR, backend=backend, stems=["drums", "bass"])
+    with pytest.raises(AssertionError, match="melody tracked"):
+        sep.stem_masks(S, sr=SR, backend="hpss", stems=["vocals"])
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"fmin_hz": 900.0, "fmax_hz": 800.0}, r"melody: fmin_hz=900 must be below fmax_hz=800"),
+        ({"kernel": 30}, r"melody: kernel=30 must be odd"),
+        ({"voicing_threshold_db": 3.0}, r"melody: voicing_threshold_db=3 must be in \[-60, 0\]"),
+        ({"jump_cost": -1.0}, r"melody: jump_cost=-1 must be in \[0, 10\]"),
+        ({"width_cents": 500.0}, r"melody: width_cents=500 must be in \[0, 200\]"),
+    ],
+)
+def test_melody_backend_validation(params: dict[str, object], match: str) -> None:
+    with pytest.raises(ParameterError, match=match):
+        sep.resolve_params("melody", params)
+
+
+def test_melody_fmax_must_be_below_nyquist() -> None:
+    with pytest.raises(ParameterError, match=r"melody: fmax_hz=1760 must be below the Nyquist"):
+        sep.stem_masks(np.ones((65, 4), np.float32), sr=2000, backend="melody", stems=["vocals"])
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda S: sep.melody_salience(S, sr=SR, fmin_hz=500.0, fmax_hz=400.0), r"fmax_hz=400"),
+        (lambda S: sep.melody_salience(S[0, 0], sr=SR), r"S must have shape"),
+        (lambda S: sep.track_melody(S, sr=SR, jump_cost=-1.0), r"jump_cost=-1 must be in"),
+        (lambda S: sep.track_melody(S, sr=SR, voicing_threshold_db=1.0), r"voicing_threshold_db=1"),
+        (
+            lambda S: sep.harmonic_comb(np.ones(3), n_bins=S.shape[-2], sr=SR, width_cents=-1.0),
+            r"width_cents=-1",
+        ),
+    ],
+)
+def test_melody_function_validation(call: object, match: str) -> None:
+    S = np.ones((2, 65, 8), np.float32)
+    with pytest.raises(ParameterError, match=match):
+        call(S)  # type: ignore[operator]
+
+
+def test_silence_has_no_melody() -> None:
+    mel = sep.track_melody(np.zeros((1025, 30), np.float32), sr=SR)
+    assert not mel.f0_hz.any()
+    assert not sep.melody_mask(np.zeros((2, 1025, 30), np.float32), sr=SR).any()

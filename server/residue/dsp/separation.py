@@ -1,13 +1,19 @@
 """Weightless source separation: soft masks on a shared STFT, rendered in bounded memory.
 
-Four backends, one function shape. Each computes a few *native* masks that sum to one
-(HPSS: harmonic / percussive / residual; REPET-SIM on the harmonic part: percussive / repeating
-background / foreground; NMF clustering: drums / bass / other / residual; band split: low / mid /
-high) and maps **any** stem of
-:data:`STEMS` onto them, deterministically. Asking a backend for a stem it was not built for
-is allowed on purpose (the "wrong target" separations musicians like): HPSS asked for
-``"vocals"`` gives the harmonic and residual parts inside the vocal band, a band split asked for
-``"drums"`` gives the low and high bands (kick and cymbals), and so on; see ``_STEM_RULES``.
+Five backends, one function shape. Each computes a few *native* masks that sum to one
+(HPSS: harmonic / percussive / residual; melody: HPSS with the harmonic part split into the
+predominant melody and its accompaniment; REPET-SIM on the harmonic part: percussive /
+repeating background / foreground; NMF clustering: drums / bass / other / residual; band split:
+low / mid / high) and maps **any** stem of :data:`STEMS` onto them, deterministically. Asking a
+backend for a stem it was not built for is allowed on purpose (the "wrong target" separations
+musicians like): a band split asked for ``"drums"`` gives the low and high bands (kick and
+cymbals), and so on; see ``_STEM_RULES``.
+
+"Vocals" means the lead melody wherever a backend has a harmonic part: the predominant pitch is
+tracked on it (harmonic-summation salience, Salamon and Gomez 2012; a Viterbi path with an
+unvoiced state, as pYIN) and a harmonic comb on that pitch (:func:`melody_mask`) splits the
+harmonic part into the melody ("vocals") and the rest ("other"). The comb is only computed
+when a requested stem needs it.
 
 Every estimate is ``mask * D`` with ``0 <= mask <= 1``, so estimate and residual
 ``(1 - mask) * D`` add up to the mix. Long inputs are processed in segments of
@@ -34,9 +40,9 @@ from residue.dsp.progress import CancelToken, ProgressFn, no_progress
 from residue.dsp.spectral import HOP_LENGTH, N_FFT, DeviceLike, as_device, check_stft
 from residue.errors import ParameterError
 
-Backend = Literal["hpss", "repet", "nmf", "bands"]
-BACKENDS: tuple[str, ...] = ("hpss", "repet", "nmf", "bands")
-"""The weightless backends, cheapest first."""
+Backend = Literal["hpss", "melody", "repet", "nmf", "bands"]
+BACKENDS: tuple[str, ...] = ("hpss", "melody", "repet", "nmf", "bands")
+"""The weightless backends."""
 
 STEMS: tuple[str, ...] = (
     "drums",
@@ -68,6 +74,47 @@ BAND_ORDER = 4.0
 """Steepness of the soft band edges used by stem rules (``1 / (1 + (f / fc) ** (2 * order))``)."""
 REPET_HPSS_KERNEL = 31
 """Median filter length of the HPSS that sets percussion aside before REPET-SIM."""
+MELODY_FMIN_HZ = 80.0
+"""Lowest melody f0 considered: about E2, the lowest note most singers reach."""
+MELODY_FMAX_HZ = 1760.0
+"""Highest melody f0 considered: A6, the top of Melodia's range (sopranos, flutes, whistles)."""
+SALIENCE_CENTS = 10.0
+"""Resolution of the f0 grid of the salience function, in cents (Salamon and Gomez 2012)."""
+SALIENCE_HARMONICS = 20
+"""Harmonics summed per f0 candidate (Salamon and Gomez 2012)."""
+SALIENCE_ALPHA = 0.8
+"""Weight decay per harmonic, ``alpha ** (h - 1)`` (Salamon and Gomez 2012)."""
+SALIENCE_RANGE_DB = 40.0
+"""Spectral peaks more than this below the frame's strongest are ignored (the same paper)."""
+SALIENCE_MAX_HZ = 5000.0
+"""Partials above this do not vote for a pitch (the top of :data:`VOCAL_BAND_HZ`)."""
+JUMP_COST = 0.5
+"""Melody path penalty per semitone of f0 change between frames, in log-salience units.
+
+Each frame's evidence is the log of its salience, so a jump of ``n`` semitones costs as much as
+following a pitch with ``exp(-0.5 n)`` of the salience for one frame: a fifth costs as much as
+one frame at 3 % of the salience, so a note change (after which the old pitch's salience
+collapses) is followed at once, while a brief octave or chord-tone flip is not. Vibrato
+(+-50 cents at 5.5 Hz) costs about 0.1 per frame, less than losing the peak (0.7 at 50 cents).
+A Laplacian transition like this is what Viterbi pitch trackers use (pYIN, Mauch and Dixon
+2014; Durrieu et al. 2010)."""
+VOICING_SWITCH_COST = math.log(100.0)
+"""Cost of switching between voiced and unvoiced: a switch probability of 0.01, as pYIN's."""
+VOICING_THRESHOLD_DB = -10.0
+"""Salience, relative to the segment's typical melody salience, below which a frame is unvoiced.
+
+The reference is the 90th percentile of each frame's highest salience (the melody where it is
+clearly present). Lead parts of produced music are compressed to within about 10 dB of their
+typical level, so a pitch 10 dB below it is the accompaniment showing through a rest."""
+COMB_WIDTH_CENTS = 30.0
+"""Half-width of each tooth of the harmonic comb beyond the analysis window's own main lobe.
+
+It covers the residual f0 error (a 10-cent grid, interpolated) and the pitch glide inside one
+analysis window during vibrato (about +-30 cents for a 46 ms window, for a typical +-50 cents
+at 5.5 Hz; Sundberg 1987)."""
+COMB_MAX_HZ = 8000.0
+"""Harmonics of the melody above this are not claimed (they drown in cymbals and noise)."""
+_REF_PERCENTILE = 90.0
 _EPS = 1e-10
 _TINY = float(np.finfo(np.float32).tiny)
 
@@ -169,6 +216,30 @@ PARAMS: dict[str, dict[str, ParamSpec]] = {
             ParamSpec("seed", "int", 0, 0, 2**31 - 1, doc="random seed of the factorisation"),
         )
     },
+    "melody": {
+        p.name: p
+        for p in (
+            ParamSpec("kernel", "int", 31, 3, 255, doc="odd HPSS median filter length"),
+            ParamSpec("margin", "float", 1.0, 1.0, 16.0, doc="HPSS margin; >1 adds a residual"),
+            ParamSpec("fmin_hz", "float", MELODY_FMIN_HZ, 20.0, 1000.0, doc="lowest melody f0"),
+            ParamSpec("fmax_hz", "float", MELODY_FMAX_HZ, 100.0, 5000.0, doc="highest melody f0"),
+            ParamSpec(
+                "jump_cost", "float", JUMP_COST, 0.0, 10.0, doc="path penalty per semitone moved"
+            ),
+            ParamSpec(
+                "voicing_threshold_db",
+                "float",
+                VOICING_THRESHOLD_DB,
+                -60.0,
+                0.0,
+                doc="salience below the melody's typical level at which it rests",
+            ),
+            ParamSpec(
+                "width_cents", "float", COMB_WIDTH_CENTS, 0.0, 200.0, doc="comb tooth tolerance"
+            ),
+            ParamSpec("bass_cutoff_hz", "float", 150.0, 20.0, 1000.0, doc="top of the bass band"),
+        )
+    },
     "bands": {
         p.name: p
         for p in (
@@ -251,8 +322,14 @@ def resolve_params(
         raise ParameterError(
             f"bands: low_hz={out['low_hz']:g} must be below high_hz={out['high_hz']:g}"
         )
-    if backend == "hpss" and integer(out, "kernel") % 2 == 0:
-        raise ParameterError(f"hpss: kernel={out['kernel']} must be odd")
+    if backend in ("hpss", "melody") and integer(out, "kernel") % 2 == 0:
+        raise ParameterError(f"{backend}: kernel={out['kernel']} must be odd")
+    if backend == "melody" and num(out, "fmin_hz") * 2 ** (SALIENCE_CENTS / 1200) >= num(
+        out, "fmax_hz"
+    ):
+        raise ParameterError(
+            f"melody: fmin_hz={out['fmin_hz']:g} must be below fmax_hz={out['fmax_hz']:g}"
+        )
     return out
 
 
@@ -420,11 +497,85 @@ def hpss_masks(
     )
 
 
-def _hpss_native(S: np.ndarray, p: Mapping[str, ParamValue]) -> dict[str, np.ndarray]:
+class _Natives(Mapping[str, np.ndarray]):
+    """A backend's native masks; the costlier ones are computed when a stem rule first reads them.
+
+    The melody comb is only tracked for the stems that use it, so a cell asking HPSS for drums
+    pays nothing for it.
+    """
+
+    def __init__(
+        self,
+        ready: Mapping[str, np.ndarray],
+        lazy: Mapping[str, Callable[[], np.ndarray]] | None = None,
+    ) -> None:
+        self._ready = dict(ready)
+        self._lazy = dict(lazy or {})
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key not in self._ready:
+            make = self._lazy.pop(key, None)
+            if make is None:
+                raise KeyError(key)
+            self._ready[key] = make()
+        return self._ready[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._ready, *self._lazy])
+
+    def __len__(self) -> int:
+        return len(self._ready) + len(self._lazy)
+
+
+def _melody_of(
+    S: np.ndarray, mH: np.ndarray, *, sr: float, p: Mapping[str, ParamValue] | None = None
+) -> Callable[[], np.ndarray]:
+    """A thunk for the melody comb of the harmonic part ``S * mH`` (parameters from ``p``)."""
+    q = p or {}
+
+    def make() -> np.ndarray:
+        return melody_mask(
+            S * mH,
+            sr=sr,
+            fmin_hz=num(q, "fmin_hz") if "fmin_hz" in q else MELODY_FMIN_HZ,
+            fmax_hz=num(q, "fmax_hz") if "fmax_hz" in q else MELODY_FMAX_HZ,
+            jump_cost=num(q, "jump_cost") if "jump_cost" in q else JUMP_COST,
+            voicing_threshold_db=(
+                num(q, "voicing_threshold_db")
+                if "voicing_threshold_db" in q
+                else VOICING_THRESHOLD_DB
+            ),
+            width_cents=num(q, "width_cents") if "width_cents" in q else COMB_WIDTH_CENTS,
+        )
+
+    return make
+
+
+def _hpss_native(S: np.ndarray, p: Mapping[str, ParamValue], *, sr: float) -> _Natives:
     kernel, margin, power = integer(p, "kernel"), num(p, "margin"), num(p, "power")
     mH, mP = hpss_masks(S, kernel=kernel, margin=margin, power=power)
     mR = np.clip(1.0 - mH - mP, 0.0, 1.0)
-    return {"harmonic": mH, "percussive": mP, "residual": mR}
+    return _Natives(
+        {"harmonic": mH, "percussive": mP, "residual": mR},
+        {"melody": _melody_of(S, mH, sr=sr)},
+    )
+
+
+def _melody_native(S: np.ndarray, p: Mapping[str, ParamValue], *, sr: float) -> _Natives:
+    """HPSS, then the harmonic part split by the melody's comb into melody and accompaniment."""
+    kernel, margin = integer(p, "kernel"), num(p, "margin")
+    mH, mP = hpss_masks(S, kernel=kernel, margin=margin)
+    mR = np.clip(1.0 - mH - mP, 0.0, 1.0)
+    comb = _melody_of(S, mH, sr=sr, p=p)()
+    return _Natives(
+        {
+            "melody": mH * comb,
+            "accompaniment": mH * (1.0 - comb),
+            "percussive": mP,
+            "residual": mR,
+            "comb": np.broadcast_to(comb, S.shape),
+        }
+    )
 
 
 def repet_filter(
@@ -506,7 +657,7 @@ def _neighbour_median(Xt: np.ndarray, nbrs: np.ndarray, counts: np.ndarray) -> n
 
 def _repet_native(
     S: np.ndarray, p: Mapping[str, ParamValue], *, sr: float, hop_length: int, device: DeviceLike
-) -> dict[str, np.ndarray]:
+) -> _Natives:
     # Percussion is set aside first: drums repeat too and would swamp the repeating background,
     # leaving the melody (what does not repeat) mixed with every hit.
     mH, mP = hpss_masks(S, kernel=REPET_HPSS_KERNEL)
@@ -515,12 +666,13 @@ def _repet_native(
     S_f = repet_filter(harmonic, width=width, n_neighbors=integer(p, "n_neighbors"), device=device)
     S_f = np.minimum(harmonic, S_f)
     fg = _softmask(harmonic - S_f, num(p, "margin") * S_f, num(p, "power"))
-    return {"percussive": mP, "foreground": mH * fg, "background": mH * (1.0 - fg)}
+    return _Natives(
+        {"percussive": mP, "foreground": mH * fg, "background": mH * (1.0 - fg)},
+        {"melody": _melody_of(S, mH, sr=sr)},
+    )
 
 
-def _bands_native(
-    S: np.ndarray, p: Mapping[str, ParamValue], *, sr: float
-) -> dict[str, np.ndarray]:
+def _bands_native(S: np.ndarray, p: Mapping[str, ParamValue], *, sr: float) -> _Natives:
     low, mid, high = band_masks(
         S.shape[-2],
         sr=sr,
@@ -529,11 +681,13 @@ def _bands_native(
         order=num(p, "order"),
     )
     shape = S.shape
-    return {
-        "low": np.broadcast_to(low, shape),
-        "mid": np.broadcast_to(mid, shape),
-        "high": np.broadcast_to(high, shape),
-    }
+    return _Natives(
+        {
+            "low": np.broadcast_to(low, shape),
+            "mid": np.broadcast_to(mid, shape),
+            "high": np.broadcast_to(high, shape),
+        }
+    )
 
 
 class UnitFeatures(NamedTuple):
@@ -614,7 +768,7 @@ def _nmf_native(
     hop_length: int,
     device: DeviceLike,
     cancel: CancelToken | None,
-) -> dict[str, np.ndarray]:
+) -> _Natives:
     shape = S.shape
     n_bins, n_frames = shape[-2:]
     X = S.reshape(-1, n_bins, n_frames)
@@ -631,7 +785,7 @@ def _nmf_native(
     )
     W = np.asarray(result.W, dtype=np.float32)
     H = np.stack(np.split(np.asarray(result.H, dtype=np.float32), B, axis=-1))  # (B, K, T)
-    _, P = hpss_masks(X, kernel=17)
+    mH, P = hpss_masks(X, kernel=17)
     feats = unit_features(
         W,
         H,
@@ -653,7 +807,414 @@ def _nmf_native(
             out[name] = (explained * part / total).astype(np.float32).reshape(shape)
         else:
             out[name] = np.zeros(shape, dtype=np.float32)
+    return _Natives(out, {"melody": _melody_of(X, mH, sr=sr)})
+
+
+# ---------------------------------------------------------------------------------------------
+# Predominant melody: pitch salience, a continuity-constrained path, a harmonic comb
+# ---------------------------------------------------------------------------------------------
+
+
+def _a_weighting(f_hz: np.ndarray) -> np.ndarray:
+    """IEC 61672 A-weighting as a linear gain (0 dB at 1 kHz), per frequency in Hz.
+
+    Melodia weights the spectrum by an equal-loudness curve before the salience (Salamon and
+    Gomez 2012, section II-A); A-weighting is the standard approximation of one. Without it the
+    bass and the low chord tones, whose many partials vote for low f0 candidates, win most
+    frames.
+    """
+    f2 = np.asarray(f_hz, dtype=np.float64) ** 2
+    ra = (12194.0**2 * f2**2) / (
+        (f2 + 20.6**2) * np.sqrt((f2 + 107.7**2) * (f2 + 737.9**2)) * (f2 + 12194.0**2)
+    )
+    out: np.ndarray = ra * 10.0 ** (2.0 / 20.0)
     return out
+
+
+class Melody(NamedTuple):
+    """A predominant-melody track (see :func:`track_melody`)."""
+
+    f0_hz: np.ndarray
+    """float32 (n_frames,): the melody's f0 per frame, 0 where no melody is voiced."""
+    salience: np.ndarray
+    """float32 (n_f0, n_frames): the harmonic-summation salience the path was found on."""
+    f0_grid_hz: np.ndarray
+    """float32 (n_f0,): frequency of each salience row (log-spaced, :data:`SALIENCE_CENTS`)."""
+
+
+def _f0_grid(fmin_hz: float, fmax_hz: float) -> np.ndarray:
+    n = 1 + math.floor(1200.0 * math.log2(fmax_hz / fmin_hz) / SALIENCE_CENTS)
+    return (fmin_hz * 2.0 ** (np.arange(n) * SALIENCE_CENTS / 1200.0)).astype(np.float64)
+
+
+def _spectral_peaks(
+    X: np.ndarray, *, sr: float, lo_hz: float, hi_hz: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Local maxima of ``X`` (F, T) in ``[lo_hz, hi_hz]``: frame index, frequency, magnitude.
+
+    Frequencies and magnitudes are refined by parabolic interpolation of the log magnitude
+    (Smith and Serra 1987); peaks more than :data:`SALIENCE_RANGE_DB` below the frame's
+    strongest are dropped.
+    """
+    n_bins = X.shape[0]
+    bin_hz = sr / (2 * (n_bins - 1))
+    k_lo = max(1, math.floor(lo_hz / bin_hz))
+    k_hi = min(n_bins - 2, math.ceil(hi_hz / bin_hz))
+    if k_hi < k_lo:
+        empty = np.zeros(0)
+        return empty.astype(np.int64), empty, empty
+    mid = X[k_lo : k_hi + 1]
+    below = X[k_lo - 1 : k_hi]
+    above = X[k_lo + 1 : k_hi + 2]
+    floor = mid.max(axis=0, keepdims=True) * np.float32(10.0 ** (-SALIENCE_RANGE_DB / 20.0))
+    is_peak = (mid > below) & (mid >= above) & (mid > floor) & (mid > _TINY)
+    kk, tt = np.nonzero(is_peak)
+    la = np.log(below[kk, tt].astype(np.float64) + _TINY)
+    lb = np.log(mid[kk, tt].astype(np.float64))
+    lc = np.log(above[kk, tt].astype(np.float64) + _TINY)
+    den = la - 2.0 * lb + lc
+    delta = np.where(den < 0.0, 0.5 * (la - lc) / np.where(den < 0.0, den, -1.0), 0.0)
+    delta = np.clip(delta, -0.5, 0.5)
+    freq = (kk + k_lo + delta) * bin_hz
+    amp = np.exp(lb - 0.25 * (la - lc) * delta)
+    return tt.astype(np.int64), freq, amp
+
+
+def melody_salience(
+    S: np.ndarray,
+    *,
+    sr: float,
+    fmin_hz: float = MELODY_FMIN_HZ,
+    fmax_hz: float = MELODY_FMAX_HZ,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Harmonic-summation pitch salience on a log-frequency grid.
+
+    The salience function of Melodia (Salamon and Gomez 2012, section II): spectral peaks
+    ``(f_p, a_p)`` are weighted by an equal-loudness curve (A-weighting here), and each votes
+    with ``alpha ** (h - 1) * a_p`` for the f0 candidates ``f_p / h`` (``h = 1 ..``
+    :data:`SALIENCE_HARMONICS`), spread over +-1 semitone with a ``cos**2`` weight. It is
+    computed as a histogram of peaks on a grid of :data:`SALIENCE_CENTS` cents, blurred once
+    and summed over ``h`` by shifting, so the cost is that of a few array passes.
+
+    Parameters
+    ----------
+    S : np.ndarray [shape=(..., n_bins, n_frames), dtype=float32]
+        Magnitudes (channels are averaged), ideally the harmonic part of the mix.
+    sr : float
+        Sample rate in Hz.
+    fmin_hz, fmax_hz : float
+        Range of f0 candidates, ``0 < fmin_hz < fmax_hz``.
+
+    Returns
+    -------
+    salience : np.ndarray [shape=(n_f0, n_frames), dtype=float32]
+        Non-negative, in the units of ``S``.
+    f0_grid_hz : np.ndarray [shape=(n_f0,), dtype=float32]
+        Frequency of each row.
+
+    Raises
+    ------
+    ParameterError
+        If the f0 range is empty or not positive.
+
+    Examples
+    --------
+    >>> sr, n = 22050, 22050
+    >>> t = np.arange(n) / sr
+    >>> y = sum(np.sin(2 * np.pi * 220 * h * t) / h for h in range(1, 6)).astype(np.float32)
+    >>> sal, grid = melody_salience(np.abs(spectral.stft(y)), sr=sr)
+    >>> round(float(grid[np.argmax(sal[:, 20])]))
+    220
+    """
+    fmin_hz = check_float("fmin_hz", fmin_hz, lo=1.0)
+    fmax_hz = check_float("fmax_hz", fmax_hz, lo=fmin_hz * 2 ** (SALIENCE_CENTS / 1200.0))
+    if S.ndim < 2:
+        raise ParameterError(f"S must have shape (..., n_bins, n_frames), got {S.shape}")
+    n_bins, n_frames = S.shape[-2:]
+    X = np.asarray(S, dtype=np.float32).reshape(-1, n_bins, n_frames).mean(axis=0)
+    grid = _f0_grid(fmin_hz, fmax_hz)
+    semitone = round(100.0 / SALIENCE_CENTS)
+    top_hz = max(min(SALIENCE_MAX_HZ, 0.95 * sr / 2), fmax_hz)
+    n_cells = 1 + math.ceil(1200.0 * math.log2(top_hz / fmin_hz) / SALIENCE_CENTS)
+    tt, freq, amp = _spectral_peaks(X, sr=sr, lo_hz=fmin_hz * 2.0 ** (-1.0 / 12.0), hi_hz=top_hz)
+    amp = amp * _a_weighting(freq)
+    # Cell of each peak on the log grid; the first semitone below fmin is kept for the blur.
+    cell = np.rint(1200.0 * np.log2(np.maximum(freq, _TINY) / fmin_hz) / SALIENCE_CENTS)
+    cell = cell.astype(np.int64) + semitone
+    keep = (cell >= 0) & (cell < n_cells + semitone)
+    n_rows = n_cells + semitone
+    P = (
+        np.bincount(
+            cell[keep] * n_frames + tt[keep], weights=amp[keep], minlength=n_rows * n_frames
+        )
+        .reshape(n_rows, n_frames)
+        .astype(np.float64)
+    )  # bincount of nothing is int64
+    # +-1 semitone, cos^2 (the half-width is one semitone, so the end taps are zero).
+    j = np.arange(-semitone, semitone + 1)
+    kernel = np.cos(0.5 * np.pi * j / semitone) ** 2
+    B = np.zeros_like(P)
+    for off, w in zip(j.tolist(), kernel.tolist(), strict=True):
+        if w <= 0.0:
+            continue
+        lo, hi = max(0, -off), min(n_rows, n_rows - off)
+        B[lo:hi] += w * P[lo + off : hi + off]
+    B = B[semitone:]  # row 0 is fmin again
+    n_f0 = len(grid)
+    sal = np.zeros((n_f0, n_frames), dtype=np.float64)
+    for h in range(1, SALIENCE_HARMONICS + 1):
+        shift = round(1200.0 * math.log2(h) / SALIENCE_CENTS)
+        m = min(n_f0, B.shape[0] - shift)
+        if m <= 0:
+            break
+        sal[:m] += SALIENCE_ALPHA ** (h - 1) * B[shift : shift + m]
+    return sal.astype(np.float32), grid.astype(np.float32)
+
+
+@numba.njit(cache=True)
+def _viterbi_l1(
+    E: np.ndarray, e_unvoiced: float, step_cost: float, switch_cost: float
+) -> np.ndarray:  # pragma: no cover - compiled
+    """Best path through ``E`` (T, n) plus an unvoiced state; -1 marks unvoiced frames.
+
+    Score: the sum of the visited emissions, minus ``step_cost`` per row moved between frames
+    and ``switch_cost`` per voiced/unvoiced switch. The max over predecessors of an L1 penalty
+    is a distance transform done in two linear sweeps (Felzenszwalb and Huttenlocher 2012), so
+    a frame costs O(n), not O(n**2).
+    """
+    T, n = E.shape
+    back = np.empty((T, n), dtype=np.int32)
+    back_u = np.empty(T, dtype=np.int32)
+    prev = E[0].copy()
+    prev_u = e_unvoiced
+    f = np.empty(n)
+    arg = np.empty(n, dtype=np.int32)
+    cur = np.empty(n)
+    for t in range(1, T):
+        f[0] = prev[0]
+        arg[0] = 0
+        for i in range(1, n):
+            if f[i - 1] - step_cost > prev[i]:
+                f[i] = f[i - 1] - step_cost
+                arg[i] = arg[i - 1]
+            else:
+                f[i] = prev[i]
+                arg[i] = i
+        for i in range(n - 2, -1, -1):
+            if f[i + 1] - step_cost > f[i]:
+                f[i] = f[i + 1] - step_cost
+                arg[i] = arg[i + 1]
+        best = 0
+        for i in range(1, n):
+            if prev[i] > prev[best]:
+                best = i
+        enter = prev_u - switch_cost
+        for i in range(n):
+            if enter > f[i]:
+                cur[i] = enter + E[t, i]
+                back[t, i] = -1
+            else:
+                cur[i] = f[i] + E[t, i]
+                back[t, i] = arg[i]
+        if prev_u >= prev[best] - switch_cost:
+            new_u = prev_u + e_unvoiced
+            back_u[t] = -1
+        else:
+            new_u = prev[best] - switch_cost + e_unvoiced
+            back_u[t] = best
+        prev, cur = cur, prev
+        prev_u = new_u
+    path = np.empty(T, dtype=np.int64)
+    state = -1
+    best = 0
+    for i in range(1, n):
+        if prev[i] > prev[best]:
+            best = i
+    if prev[best] > prev_u:
+        state = best
+    for t in range(T - 1, -1, -1):
+        path[t] = state
+        if t == 0:
+            break
+        if state < 0:
+            state = back_u[t]
+        else:
+            state = back[t, state]
+    return path
+
+
+def track_melody(
+    S: np.ndarray,
+    *,
+    sr: float,
+    fmin_hz: float = MELODY_FMIN_HZ,
+    fmax_hz: float = MELODY_FMAX_HZ,
+    jump_cost: float = JUMP_COST,
+    voicing_threshold_db: float = VOICING_THRESHOLD_DB,
+) -> Melody:
+    """Predominant melody: the most salient continuous pitch path, with unvoiced stretches.
+
+    The salience of :func:`melody_salience` is followed by a Viterbi path over its f0 grid plus
+    an unvoiced state (as pYIN, Mauch and Dixon 2014): each frame scores the log of its
+    salience relative to the segment's typical melody salience (or ``voicing_threshold_db`` when
+    unvoiced), moving costs ``jump_cost`` per semitone and switching voicing costs
+    :data:`VOICING_SWITCH_COST`. The chosen f0 is refined by parabolic interpolation of the
+    salience. This is the "predominant" melody of Salamon and Gomez 2012 (the loudest
+    continuous pitched line), without their contour-level heuristics.
+
+    Parameters
+    ----------
+    S : np.ndarray [shape=(..., n_bins, n_frames), dtype=float32]
+        Magnitudes, ideally of the harmonic part; channels share one melody.
+    sr : float
+        Sample rate in Hz.
+    fmin_hz, fmax_hz : float
+        Melody f0 range.
+    jump_cost : float
+        Path penalty per semitone of change between frames, non-negative.
+    voicing_threshold_db : float
+        Salience (dB relative to the 90th percentile of the frames' peak salience) below which
+        the unvoiced state wins.
+
+    Returns
+    -------
+    Melody
+
+    Raises
+    ------
+    ParameterError
+        If a value is out of range.
+
+    Examples
+    --------
+    >>> sr, n = 22050, 22050
+    >>> t = np.arange(n) / sr
+    >>> y = sum(np.sin(2 * np.pi * 330 * h * t) / h for h in range(1, 6)).astype(np.float32)
+    >>> mel = track_melody(np.abs(spectral.stft(y)), sr=sr)
+    >>> bool(np.all(np.abs(mel.f0_hz[2:-2] - 330) < 5))
+    True
+    """
+    jump_cost = check_float("jump_cost", jump_cost, lo=0.0)
+    voicing_threshold_db = check_float("voicing_threshold_db", voicing_threshold_db, hi=0.0)
+    sal, grid = melody_salience(S, sr=sr, fmin_hz=fmin_hz, fmax_hz=fmax_hz)
+    n_frames = sal.shape[1]
+    f0 = np.zeros(n_frames, dtype=np.float32)
+    peak = sal.max(axis=0)
+    ref = float(np.percentile(peak, _REF_PERCENTILE)) if n_frames else 0.0
+    if ref <= _TINY:
+        return Melody(f0, sal, grid)
+    floor = ref * 10.0 ** ((voicing_threshold_db - 40.0) / 20.0)
+    E = np.log(np.maximum(sal.astype(np.float64), floor) / ref).T
+    path = _viterbi_l1(
+        np.ascontiguousarray(E),
+        voicing_threshold_db * math.log(10.0) / 20.0,
+        jump_cost * SALIENCE_CENTS / 100.0,
+        VOICING_SWITCH_COST,
+    )
+    voiced = np.nonzero(path >= 0)[0]
+    i = path[voiced]
+    lo, hi = np.maximum(i - 1, 0), np.minimum(i + 1, len(grid) - 1)
+    a, b, c = E[voiced, lo], E[voiced, i], E[voiced, hi]
+    den = a - 2.0 * b + c
+    delta = np.where(den < 0.0, 0.5 * (a - c) / np.where(den < 0.0, den, -1.0), 0.0)
+    delta = np.where((i > 0) & (i < len(grid) - 1), np.clip(delta, -0.5, 0.5), 0.0)
+    f0[voiced] = grid[0] * 2.0 ** ((i + delta) * SALIENCE_CENTS / 1200.0)
+    return Melody(f0, sal, grid)
+
+
+def harmonic_comb(
+    f0_hz: np.ndarray,
+    *,
+    n_bins: int,
+    sr: float,
+    width_cents: float = COMB_WIDTH_CENTS,
+    max_hz: float = COMB_MAX_HZ,
+) -> np.ndarray:
+    """Soft gains in [0, 1] that pass the harmonics ``h * f0`` of a melody, frame by frame.
+
+    Each harmonic gets a flat-topped tooth: gain 1 within ``width_cents`` plus half a bin of
+    ``h * f0``, then a ``cos**2`` fall to 0 over 1.5 bins, where the analysis window's main
+    lobe (+-2 bins for Hann) ends. This is the harmonic mask of pitch-informed separation
+    (Ryynanen et al. 2008, Virtanen et al. 2008), with the tolerance in cents so that it
+    widens with the harmonic number, as pitch errors and vibrato do.
+
+    Parameters
+    ----------
+    f0_hz : np.ndarray [shape=(n_frames,)]
+        f0 per frame, 0 (or negative) where there is no melody.
+    n_bins : int
+        STFT bins, ``1 + n_fft // 2``.
+    sr : float
+        Sample rate in Hz.
+    width_cents : float
+        Tolerance beyond the main lobe, non-negative.
+    max_hz : float
+        Harmonics above this get no tooth.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_bins, n_frames), dtype=float32]
+
+    Examples
+    --------
+    >>> g = harmonic_comb(np.array([0.0, 440.0]), n_bins=1025, sr=44100)
+    >>> float(g[:, 0].max()), float(g[round(880 / 44100 * 2048), 1])
+    (0.0, 1.0)
+    """
+    n_bins = check_int("n_bins", n_bins, lo=2)
+    width_cents = check_float("width_cents", width_cents, lo=0.0)
+    # float32 throughout: a long segment's (n_bins, n_frames) temporaries stay small.
+    f0 = np.asarray(f0_hz, dtype=np.float32)[None, :]
+    f = _freqs(n_bins, sr).astype(np.float32)[:, None]
+    bin_hz = np.float32(sr / (2 * (n_bins - 1)))
+    voiced = f0 > 0.0
+    f0_safe = np.where(voiced, f0, np.float32(1.0))
+    h = np.maximum(np.rint(f / f0_safe), np.float32(1.0))
+    target = h * f0_safe
+    inner = target * np.float32(2.0 ** (width_cents / 1200.0) - 1.0) + np.float32(0.5) * bin_hz
+    over = (np.abs(f - target) - inner) / (np.float32(1.5) * bin_hz)
+    g = np.cos(np.float32(0.5 * np.pi) * np.clip(over, 0.0, 1.0)) ** 2
+    keep = voiced & (target <= max_hz) & (over < 1.0)
+    return np.where(keep, g, np.float32(0.0)).astype(np.float32)
+
+
+def melody_mask(
+    S: np.ndarray,
+    *,
+    sr: float,
+    fmin_hz: float = MELODY_FMIN_HZ,
+    fmax_hz: float = MELODY_FMAX_HZ,
+    jump_cost: float = JUMP_COST,
+    voicing_threshold_db: float = VOICING_THRESHOLD_DB,
+    width_cents: float = COMB_WIDTH_CENTS,
+) -> np.ndarray:
+    """Harmonic comb of the predominant melody of ``S`` (:func:`track_melody`).
+
+    Parameters
+    ----------
+    S : np.ndarray [shape=(..., n_bins, n_frames), dtype=float32]
+        Magnitudes, ideally of the harmonic part.
+    sr : float
+        Sample rate in Hz.
+    fmin_hz, fmax_hz, jump_cost, voicing_threshold_db : float
+        As :func:`track_melody`.
+    width_cents : float
+        As :func:`harmonic_comb`.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_bins, n_frames), dtype=float32]
+        Gains in [0, 1], shared by the channels (broadcast against ``S``).
+    """
+    mel = track_melody(
+        S,
+        sr=sr,
+        fmin_hz=fmin_hz,
+        fmax_hz=fmax_hz,
+        jump_cost=jump_cost,
+        voicing_threshold_db=voicing_threshold_db,
+    )
+    return harmonic_comb(mel.f0_hz, n_bins=S.shape[-2], sr=sr, width_cents=width_cents)
 
 
 def _band(n_bins: int, sr: float, lo_hz: float | None, hi_hz: float | None) -> np.ndarray:
@@ -677,7 +1238,9 @@ class _Bands:
     not_vocal: np.ndarray
 
 
-# How each backend answers each stem. Natives sum to one, so every rule's mask is in [0, 1].
+# How each backend answers each stem. Natives sum to one, and the melody comb (``melody``,
+# ``comb``) is a gain in [0, 1] that splits one of them in two, so every rule's mask is in
+# [0, 1].
 _STEM_RULES: dict[str, dict[str, _Rule]] = {
     "hpss": {
         "harmonic": lambda n, b: n["harmonic"],
@@ -685,8 +1248,10 @@ _STEM_RULES: dict[str, dict[str, _Rule]] = {
         "residual": lambda n, b: n["residual"],
         "drums": lambda n, b: n["percussive"],
         "bass": lambda n, b: n["harmonic"] * b.low,
-        "other": lambda n, b: n["harmonic"] * b.not_low,
-        "vocals": lambda n, b: (n["harmonic"] + n["residual"]) * b.vocal,
+        # The melody comb splits the harmonic part: the lead line is the vocals, the rest of
+        # what is above the bass is "other".
+        "other": lambda n, b: n["harmonic"] * b.not_low * (1.0 - n["melody"]),
+        "vocals": lambda n, b: (n["harmonic"] + n["residual"]) * n["melody"],
         "piano": lambda n, b: n["harmonic"] * b.not_low * b.not_vocal,
         "guitar": lambda n, b: n["harmonic"] * b.vocal,
         "foreground": lambda n, b: n["percussive"] + n["residual"],
@@ -699,8 +1264,8 @@ _STEM_RULES: dict[str, dict[str, _Rule]] = {
         "background": lambda n, b: n["background"] + n["percussive"],  # the accompaniment
         "foreground": lambda n, b: n["foreground"],
         "residual": lambda n, b: n["foreground"],
-        "vocals": lambda n, b: n["foreground"] * b.vocal,
-        "other": lambda n, b: n["background"] * b.not_low,
+        "vocals": lambda n, b: (n["foreground"] + n["background"]) * n["melody"],
+        "other": lambda n, b: n["background"] * b.not_low * (1.0 - n["melody"]),
         "bass": lambda n, b: n["background"] * b.low,
         "drums": lambda n, b: n["percussive"],
         "harmonic": lambda n, b: n["background"] + n["foreground"],
@@ -714,9 +1279,9 @@ _STEM_RULES: dict[str, dict[str, _Rule]] = {
     "nmf": {
         "drums": lambda n, b: n["drums"],
         "bass": lambda n, b: n["bass"],
-        "other": lambda n, b: n["other"],
+        "other": lambda n, b: n["other"] * (1.0 - n["melody"]),
         "residual": lambda n, b: n["residual"],
-        "vocals": lambda n, b: n["other"] * b.vocal,
+        "vocals": lambda n, b: (n["other"] + n["residual"]) * n["melody"],
         "piano": lambda n, b: n["other"] * b.not_vocal,
         "guitar": lambda n, b: n["other"] * b.vocal,
         "harmonic": lambda n, b: n["bass"] + n["other"],
@@ -726,6 +1291,25 @@ _STEM_RULES: dict[str, dict[str, _Rule]] = {
         "low": lambda n, b: n["bass"] + n["drums"] * b.low,
         "mid": lambda n, b: n["other"] * b.vocal,
         "high": lambda n, b: n["drums"] * b.not_vocal * b.not_low,
+    },
+    "melody": {
+        "vocals": lambda n, b: n["melody"] + n["residual"] * n["comb"],
+        "foreground": lambda n, b: n["melody"] + n["residual"] * n["comb"],
+        # The karaoke instrumental: everything but the melody.
+        "background": lambda n, b: (
+            n["accompaniment"] + n["percussive"] + n["residual"] * (1.0 - n["comb"])
+        ),
+        "other": lambda n, b: n["accompaniment"] * b.not_low,
+        "bass": lambda n, b: n["accompaniment"] * b.low,
+        "drums": lambda n, b: n["percussive"],
+        "harmonic": lambda n, b: n["melody"] + n["accompaniment"],
+        "percussive": lambda n, b: n["percussive"],
+        "residual": lambda n, b: n["residual"],
+        "piano": lambda n, b: n["accompaniment"] * b.not_low * b.not_vocal,
+        "guitar": lambda n, b: n["accompaniment"] * b.not_low * b.vocal,
+        "low": lambda n, b: (n["accompaniment"] + n["percussive"]) * b.low,
+        "mid": lambda n, b: n["melody"] + n["accompaniment"] * b.vocal * b.not_low,
+        "high": lambda n, b: n["percussive"] * b.not_vocal * b.not_low,
     },
     "bands": {
         "low": lambda n, b: n["low"],
@@ -755,9 +1339,11 @@ def _native(
     hop_length: int,
     device: DeviceLike,
     cancel: CancelToken | None,
-) -> dict[str, np.ndarray]:
+) -> _Natives:
     if backend == "hpss":
-        return _hpss_native(S, p)
+        return _hpss_native(S, p, sr=sr)
+    if backend == "melody":
+        return _melody_native(S, p, sr=sr)
     if backend == "repet":
         return _repet_native(S, p, sr=sr, hop_length=hop_length, device=device)
     if backend == "nmf":
@@ -838,7 +1424,7 @@ def stem_masks(
 def _check_rate(backend: str, p: Mapping[str, ParamValue], sr: float) -> None:
     sr = check_float("sr", sr, lo=1.0)
     nyquist = sr / 2
-    for name in ("bass_cutoff_hz", "low_hz", "high_hz"):
+    for name in ("bass_cutoff_hz", "low_hz", "high_hz", "fmax_hz"):
         if name in p and num(p, name) >= nyquist:
             raise ParameterError(
                 f"{backend}: {name}={p[name]:g} must be below the Nyquist frequency {nyquist:g} Hz"
@@ -1200,7 +1786,7 @@ def separate_stems(
     n_fft = 2 * (n_bins - 1)
     frames_per_s = sr / hop_length
     context = round(context_s * frames_per_s)
-    if backend == "hpss":
+    if backend in ("hpss", "melody"):
         context += integer(p, "kernel") // 2 + 1
     segments = plan_segments(
         n_frames,

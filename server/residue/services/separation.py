@@ -16,7 +16,7 @@ Custom grids are JSON files::
     }
 
 A parameter is a value or a list of values to try; the cells of a sweep are the product of its
-lists and its stems. Backends: ``bands``, ``hpss``, ``repet``, ``nmf`` (see
+lists and its stems. Backends: ``bands``, ``hpss``, ``melody``, ``repet``, ``nmf`` (see
 :mod:`residue.dsp.separation`) and ``demucs`` (its ``model`` parameter names the model; see
 :mod:`residue.models.demucs`).
 
@@ -76,7 +76,7 @@ PRESET_STEMS: tuple[str, ...] = ("drums", "bass", "vocals", "other")
 GRID_FORMAT = "residue-grid"
 MANIFEST_FORMAT = "residue-separation"
 # Cheap backends first, so the first cards arrive at once.
-_COST_RANK = {"bands": 0, "hpss": 1, "repet": 2, "nmf": 3, DEMUCS: 4}
+_COST_RANK = {"bands": 0, "hpss": 1, "melody": 2, "repet": 3, "nmf": 4, DEMUCS: 5}
 
 Status = Literal["done", "failed", "cancelled"]
 
@@ -164,7 +164,10 @@ def preset(name: str, *, models: Sequence[demucs.ModelInfo] = ()) -> GridSpec:
             "quick",
             (
                 _sweep("bands"),
-                _sweep("hpss", margin=[1.0, 3.0]),
+                _sweep("hpss", margin=3.0),
+                # HPSS at margin 1 split by the melody's comb: what "hpss margin=1" was, with
+                # the melody/accompaniment split named and its knobs (same vocals and other).
+                _sweep("melody"),
                 _sweep("repet", margin=[0.5, 2.0]),
                 _sweep("nmf"),
             ),
@@ -983,8 +986,9 @@ class GridRun:
 def warm_up() -> float:
     """Load and compile what a first grid needs, so its first card comes quickly.
 
-    Imports librosa's onset code and pyloudnorm and loads the compiled median filter by running
-    a tiny grid on a second of noise. Call once at server start, off the event loop.
+    Imports librosa's onset code and pyloudnorm and loads the compiled median filter and
+    melody tracker by running a tiny grid on a second of noise. Call once at server start, off
+    the event loop.
 
     Returns
     -------
@@ -995,7 +999,11 @@ def warm_up() -> float:
     y = np.random.default_rng(0).standard_normal((2, 22050)).astype(np.float32) * 0.1
     spec = GridSpec(
         "warm-up",
-        (Sweep("bands", {}, ("low",)), Sweep("hpss", {"kernel": (3,)}, ("drums",))),
+        (
+            Sweep("bands", {}, ("low",)),
+            Sweep("hpss", {"kernel": (3,)}, ("drums",)),
+            Sweep("melody", {"kernel": (3,)}, ("vocals",)),
+        ),
     )
     for _ in GridRun(spec, y, 22050, source="warm-up").results():
         pass
