@@ -124,7 +124,7 @@ def pair(browser: Browser, server: Server) -> Iterator[tuple[Page, Page, list[st
 
 
 def test_two_people_one_library(
-    pair: tuple[Page, Page, list[str]], artifacts: Path, server: Server
+    pair: tuple[Page, Page, list[str]], artifacts: Path, server: Server, timbre_model: str
 ) -> None:
     ana, bo, errors = pair
     shot(ana, artifacts, "50-session-shared")
@@ -183,6 +183,18 @@ def test_two_people_one_library(
     assert "original" in playing.inner_text() or "unit" in playing.inner_text()
     shot(ana, artifacts, "54-session-presence")
     bo.get_by_test_id("transport-play").click()
+    expect(playing).to_be_hidden(timeout=WAIT_MS)
+
+    # another room's sound shows too: bo hovers a point of the timbre map
+    bo.get_by_test_id("room-timbre").click()
+    bo.wait_for_function(
+        "window.residueTimbre.points().some(p => p.visible)", timeout=WAIT_MS, polling=100
+    )
+    point = bo.evaluate("window.residueTimbre.points().find(p => p.visible)")
+    bo.mouse.move(point["x"], point["y"])
+    expect(playing).to_contain_text("timbre map", timeout=WAIT_MS)
+    bo.get_by_test_id("timbre-stop").click()
+    expect(playing).to_be_hidden(timeout=WAIT_MS)
     assert errors == [], errors
 
 

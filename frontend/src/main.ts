@@ -41,6 +41,10 @@ const rooms = mountApp(root, studio, toasts, [
   { id: "timbre", label: "Timbre", elements: [timbreView(timbre)], onShow: () => void timbre.open(), onHide: () => timbre.hide() },
 ]);
 root.insertBefore(sessionBar(session), root.children[1] ?? null);
+// what each room plays is shown to the others in the session
+for (const room of [midi, separations, timbre]) {
+  session.addPlaySource({ nowPlaying: () => room.nowPlaying(), onChange: (fn) => void room.store.watch(["playing"], fn) });
+}
 onToMidi(({ decompositionId, unit, label }) => {
   rooms.show("midi");
   midi.openUnit(decompositionId, unit, label);

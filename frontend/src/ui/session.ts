@@ -45,12 +45,20 @@ const INITIAL: SessionState = {
 /** Presence updates are sent at most this often (a scrubbing user changes what plays quickly). */
 const PRESENCE_MS = 150;
 
+/** A room that plays sound: what it plays now (null: nothing), and news of changes. */
+export interface PlaySource {
+  nowPlaying(): string | null;
+  onChange(fn: () => void): void;
+}
+
 export class SessionController {
   readonly store = new Store<SessionState>({ ...INITIAL, name: displayName() });
   readonly #client: ResidueClient;
   readonly #toasts: Toasts;
   #presenceTimer: ReturnType<typeof setTimeout> | null = null;
   #sentPlaying: string | null = null;
+  #studio: Studio;
+  readonly #sources: PlaySource[] = [];
 
   constructor(client: ResidueClient, studio: Studio, toasts: Toasts) {
     this.#client = client;
@@ -89,6 +97,13 @@ export class SessionController {
       if (this.store.state.role === "admin") void this.refreshInvites();
     });
     studio.store.watch(["playing"], () => this.#presenceSoon(studio));
+    this.#studio = studio;
+  }
+
+  /** Another room that plays: the others see its label while it does (the studio's first). */
+  addPlaySource(source: PlaySource): void {
+    this.#sources.push(source);
+    source.onChange(() => this.#presenceSoon(this.#studio));
   }
 
   get state(): SessionState {
@@ -101,7 +116,7 @@ export class SessionController {
     this.#presenceTimer = setTimeout(() => {
       this.#presenceTimer = null;
       if (!this.state.joined) return;
-      const playing = studio.state.playing?.label ?? null;
+      const playing = studio.state.playing?.label ?? this.#sources.map((src) => src.nowPlaying()).find((label) => label !== null) ?? null;
       if (playing === this.#sentPlaying) return;
       this.#sentPlaying = playing;
       this.#client.setPresence(playing).catch(() => undefined);

@@ -131,6 +131,14 @@ export class MidiRoom {
   get state(): MidiState {
     return this.store.state;
   }
+  /** What plays here, for the others in the session (null: nothing). */
+  nowPlaying(): string | null {
+    const p = this.state.playing;
+    if (!p) return null;
+    const what = p.kind === "source" ? "the source" : p.kind === "render" ? "notes" : "notes over the source";
+    return `MIDI: ${what}${this.state.source ? ` of ${this.state.source.label}` : ""}`;
+  }
+
 
   // --- choices and forms -----------------------------------------------------------------------
 

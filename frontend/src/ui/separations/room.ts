@@ -112,6 +112,16 @@ export class SeparationsRoom {
   get state(): SeparationsState {
     return this.store.state;
   }
+  /** What plays here, for the others in the session (null: nothing). */
+  nowPlaying(): string | null {
+    const p = this.state.playing;
+    if (!p) return null;
+    if (p.what === "mix") return `separations: the mix of ${this.sound()?.name ?? "a sound"}`;
+    const card = p.cellId === null ? undefined : this.state.cards.get(p.cellId);
+    if (!card) return "separations";
+    return `separations: ${p.what === "residual" ? "all but " : ""}${card.info.stem} (${card.info.setting})`;
+  }
+
 
   /** The sounds the studio lists (the grid's possible sources). */
   get sounds(): readonly SoundInfo[] {

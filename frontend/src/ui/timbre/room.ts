@@ -241,6 +241,21 @@ export class TimbreRoom {
   get state(): TimbreRoomState {
     return this.store.state;
   }
+  /** What plays here, for the others in the session (null: nothing). */
+  nowPlaying(): string | null {
+    const p = this.state.playing;
+    if (!p) return null;
+    switch (p.what) {
+      case "preview":
+      case "marker":
+        return "timbre map";
+      case "song":
+        return `song: ${this.state.songs.find((s) => s.song_id === p.songId)?.name ?? "a song"}`;
+      case "manipulation":
+        return "timbre manipulation";
+    }
+  }
+
 
   get sounds(): readonly SoundInfo[] {
     return this.studio.state.sounds;
