@@ -153,6 +153,8 @@ def test_map_holds_components_and_clicks_round_trip(
     z = tmap.latent_at(0.3, -0.2)
     assert z.shape == (6,)
     np.testing.assert_allclose(tmap.projection.project(z[None])[0], [0.3, -0.2], atol=1e-5)
+    # the map fills its canvas both ways: unit spread along each axis
+    np.testing.assert_allclose(xy.std(axis=0), [1.0, 1.0], rtol=1e-3)
     again = ts.timbre_map(ctx, model_id=with_model)
     assert again.points == tmap.points  # deterministic
     with pytest.raises(ParameterError, match="method"):
@@ -285,16 +287,39 @@ def test_user_effect_sounds(ctx: Context, with_model: str, loops: dict[str, np.n
 
 def test_region_song_through_the_map(ctx: Context, with_model: str) -> None:
     tmap = ts.timbre_map(ctx, model_id=with_model)
-    # The prior projects onto the (orthonormal) map plane as a unit Gaussian: a quarter of
-    # its samples land in this square.
-    region = ((0.0, 0.0), (2.0, 0.0), (2.0, 2.0), (0.0, 2.0))
+    # a small region off to one side of the points, as a person would lasso it
+    region = ((0.5, 0.5), (1.5, 0.5), (1.5, 1.5), (0.5, 1.5))
     s = song_settings(criterion="region", region=region, min_separation=0.0, n_candidates=400)
+    plane = tmap.projection.plane()
     model = ts.get_model(ctx.settings, with_model)
-    points = compose.choose_points(s, decode=model.decode, latent_dim=6,
-                                   project=tmap.projection.project)
-    inside = compose.inside_polygon(tmap.projection.project(points), np.array(region))
-    assert inside.all()
-    assert ts.create_song(ctx, s, model_id=with_model).settings.criterion == "region"
+    points = compose.choose_points(
+        dataclasses.replace(s, plane=plane), decode=model.decode, latent_dim=6
+    )
+    assert compose.inside_polygon(plane.project(points), np.array(region)).all()
+
+    record = ts.create_song(ctx, s, model_id=with_model)
+    assert record.settings.criterion == "region" and record.settings.plane == plane
+    # the recipe keeps the plane: the song is rebuilt bit for bit after the map has moved
+    y1, _ = ts.load_song_audio(ctx, record.song_id)
+    ctx.store.library.add(np.ones(1025, np.float32), sr=SR, n_fft=2048, name="moves the map",
+                          provenance={}, descriptor=np.zeros(16, np.float32),
+                          curve=np.zeros(256, np.float32))
+    assert ts.timbre_map(ctx, model_id=with_model).projection.plane() != plane
+    record.audio_path.unlink()
+    y2, _ = ts.load_song_audio(ctx, record.song_id)
+    np.testing.assert_array_equal(y1, y2)
+
+
+def test_map_plane_of_another_model_is_refused() -> None:
+    plane = compose.MapPlane(mean=(0.0,) * 4, axes=((1.0, 0, 0, 0), (0, 1.0, 0, 0)))
+    s = song_settings(criterion="region", region=((0, 0), (1, 0), (0, 1)), plane=plane)
+    with pytest.raises(ParameterError, match="4-d but the model's latents are 6-d"):
+        compose.choose_points(s, decode=lambda z: z, latent_dim=6)
+    with pytest.raises(ParameterError, match="plane shapes"):
+        compose.MapPlane(mean=(0.0, 0.0), axes=((1.0,), (1.0,))).checked()
+    with pytest.raises(ParameterError, match="plane must"):
+        SongSettings.from_json({"plane": {"mean": "x"}})
+    assert SongSettings.from_json(s.to_json()) == s
 
 
 def test_nsynth_auditions(ctx: Context, with_model: str, loops: dict[str, np.ndarray]) -> None:

@@ -1170,6 +1170,131 @@ def ambience_layer(
 
 
 # ---------------------------------------------------------------------------------------------
+# The map plane a region is drawn on
+
+
+@dataclass(frozen=True)
+class MapPlane:
+    """The 2-D map a region was drawn on: ``xy = (z - mean) @ axes.T / scale``.
+
+    Kept in a song's settings, so that a region song is rebuilt bit for bit even after the map
+    has changed (new clips or components move a PCA map).
+
+    Attributes
+    ----------
+    mean : tuple of float
+        ``latent_dim`` values.
+    axes : tuple of two tuples of float
+        Two orthonormal rows of ``latent_dim`` values.
+    scale : tuple of two floats
+        Latent units per map unit along each axis, positive.
+    """
+
+    mean: tuple[float, ...]
+    axes: tuple[tuple[float, ...], tuple[float, ...]]
+    scale: tuple[float, float] = (1.0, 1.0)
+
+    def checked(self, latent_dim: int | None = None) -> MapPlane:
+        """Return the plane after checking its shapes (and its size, if given).
+
+        Raises
+        ------
+        ParameterError
+        """
+        try:
+            mean = np.asarray(self.mean, dtype=np.float64)
+            axes = np.asarray(self.axes, dtype=np.float64)
+            scale = np.asarray(self.scale, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ParameterError("plane must hold numbers: mean, axes (2 rows), scale") from None
+        dim = mean.shape[0] if mean.ndim == 1 else -1
+        if dim < 2 or axes.shape != (2, dim) or scale.shape != (2,):
+            raise ParameterError(
+                f"plane shapes must be mean (d,), axes (2, d), scale (2,) with d >= 2; got "
+                f"{mean.shape}, {axes.shape}, {scale.shape}"
+            )
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(axes))) or not np.all(
+            scale > 0
+        ):
+            raise ParameterError("plane values must be finite, and its scale positive")
+        if latent_dim is not None and dim != latent_dim:
+            raise ParameterError(f"the map plane is {dim}-d but the model's latents are "
+                                 f"{latent_dim}-d: draw the region on this model's map")
+        return self
+
+    def project(self, Z: np.ndarray) -> np.ndarray:
+        """Latents ``(n, d)`` -> map coordinates ``(n, 2)``, float64."""
+        A = np.asarray(self.axes, dtype=np.float64)
+        out: np.ndarray = ((np.asarray(Z, dtype=np.float64) - self.mean) @ A.T) / self.scale
+        return out
+
+    def unproject(self, xy: np.ndarray) -> np.ndarray:
+        """Map coordinates ``(n, 2)`` -> latents on the plane ``(n, d)``, float64."""
+        A = np.asarray(self.axes, dtype=np.float64)
+        plane = np.asarray(xy, dtype=np.float64) * np.asarray(self.scale)
+        out: np.ndarray = np.asarray(self.mean, dtype=np.float64) + plane @ A
+        return out
+
+    @classmethod
+    def from_json(cls, data: object) -> MapPlane:
+        """A plane from ``{"mean": [...], "axes": [[...], [...]], "scale": [sx, sy]}``."""
+        if not isinstance(data, Mapping) or set(data) - {"mean", "axes", "scale"}:
+            raise ParameterError('plane must be {"mean": [...], "axes": [[...], [...]], '
+                                 '"scale": [x, y]}')
+        try:
+            axes = data["axes"]
+            return cls(
+                mean=tuple(float(v) for v in data["mean"]),
+                axes=(tuple(float(v) for v in axes[0]), tuple(float(v) for v in axes[1])),
+                scale=(float(data.get("scale", (1.0, 1.0))[0]),
+                       float(data.get("scale", (1.0, 1.0))[1])),
+            ).checked()
+        except (KeyError, TypeError, ValueError, IndexError):
+            raise ParameterError("plane must hold numbers: mean, axes (2 rows), scale") from None
+
+
+def sample_in_region(
+    Z: np.ndarray, region: np.ndarray, plane: MapPlane, *, rng: np.random.Generator
+) -> np.ndarray:
+    """Move latents onto a map region: their map position is drawn uniformly inside the polygon.
+
+    The part of each latent off the map's plane is kept, so the points still vary in every
+    direction the map does not show; only where they sit on the map is chosen from the region.
+    A polygon too thin to draw from (no hit in 64 rounds) leaves ``Z`` as it is.
+
+    Parameters
+    ----------
+    Z : np.ndarray [shape=(n, d)]
+    region : np.ndarray [shape=(m, 2)]
+        A checked polygon (:func:`check_polygon`).
+    plane : MapPlane
+    rng : np.random.Generator
+
+    Returns
+    -------
+    Z : np.ndarray [shape=(n, d), dtype=float32]
+    """
+    n = Z.shape[0]
+    lo, hi = region.min(axis=0), region.max(axis=0)
+    found: list[np.ndarray] = []
+    have = 0
+    for _ in range(64):
+        cand = rng.uniform(lo, hi, size=(max(2 * n, 64), 2))
+        hit = cand[inside_polygon(cand, region)]
+        found.append(hit)
+        have += hit.shape[0]
+        if have >= n:
+            break
+    if have < n:
+        return np.asarray(Z, dtype=np.float32)
+    xy = np.concatenate(found)[:n]
+    Z64 = np.asarray(Z, dtype=np.float64)
+    off_plane = Z64 - plane.unproject(plane.project(Z64))
+    out: np.ndarray = (plane.unproject(xy) + off_plane).astype(np.float32)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
 # Songs
 
 
@@ -1211,6 +1336,8 @@ class SongSettings:
         Ids of the user's effect sounds for ``ambience="sounds"`` (the service loads them).
     ambience_lufs : float
         Level of the ambience layer, ``[-60, -12]``.
+    plane : MapPlane or None
+        The map ``region`` was drawn on (the service fills it in from the model's map).
     """
 
     seed: int = 0
@@ -1229,6 +1356,7 @@ class SongSettings:
     ambience: Ambience = "off"
     effects: tuple[str, ...] = field(default=())
     ambience_lufs: float = AMBIENCE_LUFS
+    plane: MapPlane | None = None
 
     def checked(self) -> SongSettings:
         """Return the settings after checking every value (the grammar is parsed).
@@ -1246,6 +1374,8 @@ class SongSettings:
         check_choice("direction", self.direction, ("high", "low"))
         if self.criterion == "region":
             check_polygon(self.region)
+        if self.plane is not None:
+            self.plane.checked()
         parse_grammar(self.grammar)
         check_float("wiggle_amplitude", self.wiggle_amplitude, lo=0.0, hi=10.0)
         check_float("wiggle_rate_hz", self.wiggle_rate_hz, lo=0.0, hi=2.0)
@@ -1265,6 +1395,14 @@ class SongSettings:
         d = asdict(self)
         d["region"] = [list(p) for p in self.region]
         d["effects"] = list(self.effects)
+        if self.plane is None:
+            del d["plane"]  # recipes without a map stay as they were
+        else:
+            d["plane"] = {
+                "mean": list(self.plane.mean),
+                "axes": [list(a) for a in self.plane.axes],
+                "scale": list(self.plane.scale),
+            }
         return d
 
     @classmethod
@@ -1290,6 +1428,8 @@ class SongSettings:
                 )
             if "effects" in values:
                 values["effects"] = tuple(str(e) for e in values["effects"])
+            if values.get("plane") is not None:
+                values["plane"] = MapPlane.from_json(values["plane"])
         except (TypeError, ValueError, IndexError):
             raise ParameterError("region must be [[x, y], ...] and effects a list of ids") from None
         return cls(**values).checked()
@@ -1342,6 +1482,10 @@ def choose_points(
 ) -> np.ndarray:
     """The five points A-E of a song: sampled, scored by the criterion, picked apart.
 
+    With ``criterion="region"`` and a ``plane`` in the settings, the candidates are drawn
+    inside the region (:func:`sample_in_region`); with only ``project``, they are drawn from
+    the prior and the ones nearest the region win.
+
     Returns
     -------
     points : np.ndarray [shape=(5, latent_dim), dtype=float32]
@@ -1352,6 +1496,10 @@ def choose_points(
     V = decode(Z) if s.criterion in ("centroid", "loudness") else np.zeros((0, timbre.N_BINS))
     xy = None
     if s.criterion == "region":
+        if s.plane is not None:
+            plane = s.plane.checked(latent_dim)
+            Z = sample_in_region(Z, check_polygon(s.region), plane, rng=rng)
+            project = plane.project
         if project is None:
             raise ParameterError('criterion="region" needs the map (a projection of latents)')
         xy = project(Z)
@@ -1803,6 +1951,7 @@ __all__ = [
     "Grammar",
     "LatentPath",
     "LatentSequence",
+    "MapPlane",
     "Song",
     "SongSettings",
     "album_seeds",
@@ -1825,6 +1974,7 @@ __all__ = [
     "procedural_effect",
     "render_sequence",
     "render_song",
+    "sample_in_region",
     "sample_latents",
     "song_name",
     "spectral_centroid",

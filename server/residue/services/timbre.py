@@ -582,7 +582,12 @@ def train_model(
 
 @dataclass(frozen=True)
 class Projection:
-    """A linear map between latents and 2-D map coordinates (PCA: ``xy = (z - mean) @ axes.T``).
+    """A linear map between latents and 2-D map coordinates.
+
+    ``xy = (z - mean) @ axes.T / scale``: the first two principal directions, each divided by
+    the spread of the points along it, so the map fills its canvas in both directions (a second
+    component with a sixth of the first's spread would otherwise leave the points in a thin
+    strip, too crowded to hover one by one).
 
     Attributes
     ----------
@@ -591,30 +596,43 @@ class Projection:
         Orthonormal rows (the first two principal directions).
     method : str
         "pca" or "umap" (UMAP positions points itself; new latents go through the PCA).
+    scale : np.ndarray [shape=(2,), dtype=float64]
+        Latent units per map unit along each axis (the points' standard deviations).
     """
 
     mean: np.ndarray
     axes: np.ndarray
     method: str = "pca"
+    scale: np.ndarray = dataclasses.field(default_factory=lambda: np.ones(2))
 
     def project(self, Z: np.ndarray) -> np.ndarray:
         """Latents ``(n, latent_dim)`` -> coordinates ``(n, 2)``."""
-        out: np.ndarray = (np.asarray(Z, dtype=np.float64) - self.mean) @ self.axes.T
+        out: np.ndarray = (
+            (np.asarray(Z, dtype=np.float64) - self.mean) @ self.axes.T
+        ) / self.scale
         return out
 
     def unproject(self, xy: np.ndarray) -> np.ndarray:
         """Coordinates ``(n, 2)`` -> latents on the map's plane ``(n, latent_dim)``, float32."""
-        out: np.ndarray = (self.mean + np.asarray(xy, dtype=np.float64) @ self.axes).astype(
-            np.float32
-        )
+        plane = np.asarray(xy, dtype=np.float64) * self.scale
+        out: np.ndarray = (self.mean + plane @ self.axes).astype(np.float32)
         return out
+
+    def plane(self) -> compose.MapPlane:
+        """The plane as a song's settings keep it (plain floats, exact)."""
+        return compose.MapPlane(
+            mean=tuple(float(v) for v in self.mean),
+            axes=(tuple(float(v) for v in self.axes[0]), tuple(float(v) for v in self.axes[1])),
+            scale=(float(self.scale[0]), float(self.scale[1])),
+        )
 
 
 def fit_pca(Z: np.ndarray) -> Projection:
-    """The two principal directions of latents, as a :class:`Projection`.
+    """The two principal directions of latents, scaled to unit spread, as a :class:`Projection`.
 
     Deterministic: each axis's largest loading is made positive. With fewer than 3 points,
-    the first two latent axes are used.
+    the first two latent axes are used, unscaled. An axis with (almost) no spread keeps a
+    twentieth of the other's scale, so a line of points stays a line.
     """
     Z64 = np.asarray(Z, dtype=np.float64)
     dim = Z64.shape[1]
@@ -622,12 +640,16 @@ def fit_pca(Z: np.ndarray) -> Projection:
     if Z64.shape[0] < 3 or dim < 2:
         axes = np.eye(2, dim)
         return Projection(mean=mean, axes=axes)
-    _, _, vt = np.linalg.svd(Z64 - mean, full_matrices=False)
+    _, sv, vt = np.linalg.svd(Z64 - mean, full_matrices=False)
     axes = vt[:2].copy()
     for row in axes:
         if row[np.argmax(np.abs(row))] < 0:
             row *= -1.0
-    return Projection(mean=mean, axes=axes)
+    std = sv[:2] / np.sqrt(Z64.shape[0])
+    if std[0] <= 1e-12:
+        return Projection(mean=mean, axes=axes)
+    scale = np.maximum(std, std[0] / 20.0)
+    return Projection(mean=mean, axes=axes, scale=scale)
 
 
 @dataclass(frozen=True)
@@ -1041,7 +1063,6 @@ def render(
     *,
     model: vae.TimbreModel,
     effects: Sequence[np.ndarray] = (),
-    project: compose.Project | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> compose.Song:
@@ -1050,19 +1071,20 @@ def render(
         settings,
         decode=model.decode,
         latent_dim=model.latent_dim,
-        project=project,
         effects=effects,
         progress=progress,
         cancel=cancel,
     )
 
 
-def _region_projection(
+def _with_plane(
     ctx: Context, settings: SongSettings, model: vae.TimbreModel, set_id: str | None
-) -> compose.Project | None:
-    if settings.criterion != "region":
-        return None
-    return timbre_map(ctx, model_id=model.model_id, set_id=set_id).projection.project
+) -> SongSettings:
+    """A region song's settings with the plane of the map it was drawn on (kept in its recipe)."""
+    if settings.criterion != "region" or settings.plane is not None:
+        return settings
+    tmap = timbre_map(ctx, model_id=model.model_id, set_id=set_id)
+    return dataclasses.replace(settings, plane=tmap.projection.plane())
 
 
 def _write_song_audio(path: Path, y: np.ndarray, sr: int) -> None:
@@ -1115,17 +1137,10 @@ def create_song(
 
     ``set_id`` names the training set whose map a ``region`` criterion was drawn on.
     """
-    s = settings.checked()
     model = get_model(ctx.settings, model_id)
+    s = _with_plane(ctx, settings.checked(), model, set_id)
     effects = load_effects(ctx, s.effects) if s.ambience == "sounds" else []
-    song = render(
-        s,
-        model=model,
-        effects=effects,
-        project=_region_projection(ctx, s, model, set_id),
-        progress=progress,
-        cancel=cancel,
-    )
+    song = render(s, model=model, effects=effects, progress=progress, cancel=cancel)
     return _store_song(ctx, song, s, model, album_id=None, position=0, name=song.name)
 
 
@@ -1186,11 +1201,10 @@ def generate_album(
         If ``cancel`` was set (after storing the songs made so far).
     """
     n_songs = check_album_size(n_songs)
-    template = (settings or SongSettings()).checked()
     report = progress if progress is not None else no_progress
     model = get_model(ctx.settings, model_id)
+    template = _with_plane(ctx, (settings or SongSettings()).checked(), model, set_id)
     effects = load_effects(ctx, template.effects) if template.ambience == "sounds" else []
-    project = _region_projection(ctx, template, model, set_id)
     seeds = compose.album_seeds(template.seed, n_songs)
     names = _unique_names(seeds)
     album_id = new_id() if album_id is None else check_id("album", album_id)
@@ -1213,7 +1227,7 @@ def generate_album(
             def step(f: float, stage: str, i: int = i) -> None:
                 report((i + f) / n_songs, f"song {i + 1} of {n_songs}: {stage}")
 
-            song = render(s, model=model, effects=effects, project=project, progress=step,
+            song = render(s, model=model, effects=effects, progress=step,
                           cancel=cancel)
             record = _store_song(ctx, song, s, model, album_id=album_id, position=i + 1,
                                  name=names[i])
