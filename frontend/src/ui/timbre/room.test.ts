@@ -341,6 +341,28 @@ describe("TimbreRoom: listening on the map", () => {
 });
 
 describe("TimbreRoom: songs", () => {
+  it("on a UMAP map a lasso selects points but draws no song region (UMAP has no way back)", async () => {
+    const { room, toasts } = await opened();
+    const map = room.state.map;
+    const view = room.state.view;
+    if (!map || !view) throw new Error("no map");
+    room.store.set({ map: { ...map, method: "umap" } });
+    const box = [
+      { x: 0.5, y: -1.5 },
+      { x: 1.5, y: -1.5 },
+      { x: 1.5, y: 1.5 },
+      { x: 0.5, y: 1.5 },
+    ].map((p) => toScreen(view, room.state.size, p));
+    room.lassoDone(box.flatMap((c, i) => {
+      const d = box[(i + 1) % box.length] ?? c;
+      return Array.from({ length: 20 }, (_, k) => ({ x: c.x + ((d.x - c.x) * k) / 20, y: c.y + ((d.y - c.y) * k) / 20 }));
+    }));
+    expect(room.state.selected).toEqual([1, 2]);
+    expect(room.state.region).toBeNull();
+    expect(room.state.form.criterion).not.toBe("region");
+    expect(toasts.at(-1)?.message).toContain("PCA map");
+  });
+
   it("a lasso becomes the song's region: criterion, polygon and the map's set go to create_song", async () => {
     const { room, worker } = await opened();
     const view = room.state.view;

@@ -606,6 +606,12 @@ export class TimbreRoom {
     );
     if (polygon.length < 3) return;
     const selected = pointsInPolygon(this.points(), polygon);
+    if (this.state.map.method !== "pca") {
+      // UMAP places points with no way back to the latent space: a region cannot steer a song
+      this.store.set({ region: null, selected });
+      this.#toasts.show("Selected. A song region needs the PCA map: switch Map to PCA to draw one.");
+      return;
+    }
     this.store.set({ region: polygon, selected });
     if (this.state.criteria.includes("region")) this.#setForm({ criterion: "region" });
   }
