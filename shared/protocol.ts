@@ -824,7 +824,10 @@ export interface CheckGrammar {
   type: "check_grammar";
 }
 /**
- * Render one song and keep it (a job). ``set_id``: the map a region was drawn on.
+ * Render one song and keep it (a job).
+ *
+ *     ``set_id``: the training set of the map a region was drawn on; ``map_id``: the map the
+ *     pins were placed on.
  *
  *     Replies: ``job_progress``, ``song_added`` (also sent to the session's other tabs).
  *
@@ -832,6 +835,7 @@ export interface CheckGrammar {
  * via the `definition` "CreateSong".
  */
 export interface CreateSong {
+  map_id?: string | null;
   model_id?: string | null;
   params?: SongParams;
   request_id: number;
@@ -842,7 +846,9 @@ export interface CreateSong {
  * A song's settings; ``None`` means the server's default (``timbre_state.defaults``).
  *
  *     ``region`` is a polygon of ``[x, y]`` map coordinates (for ``criterion="region"``);
- *     ``grammar`` is the rules text (``S -> XYXZ | ...``, one rule per line).
+ *     ``grammar`` is the rules text (``S -> XYXZ | ...``, one rule per line); ``pins`` are up
+ *     to five points placed on the map of the request's ``map_id``: the song's A, B, ... (the
+ *     criterion picks the rest).
  */
 export interface SongParams {
   ambience?: string | null;
@@ -855,11 +861,23 @@ export interface SongParams {
   loudness_lufs?: number | null;
   minutes?: number | null;
   n_candidates?: number | null;
+  pins?: PinRef[] | null;
   region?: number[][] | null;
   seed?: number;
   step_s?: number | null;
   wiggle_amplitude?: number | null;
   wiggle_rate_hz?: number | null;
+}
+/**
+ * A song point placed on a map: its point number ``point`` exactly, else ``(x, y)``.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "PinRef".
+ */
+export interface PinRef {
+  point?: number | null;
+  x?: number;
+  y?: number;
 }
 /**
  * Generate an album of ``n_songs`` songs as one job (``params.seed`` seeds the album).
@@ -870,6 +888,7 @@ export interface SongParams {
  * via the `definition` "GenerateAlbum".
  */
 export interface GenerateAlbum {
+  map_id?: string | null;
   model_id?: string | null;
   n_songs?: number;
   name?: string | null;
@@ -882,7 +901,9 @@ export interface GenerateAlbum {
  * A song's settings; ``None`` means the server's default (``timbre_state.defaults``).
  *
  *     ``region`` is a polygon of ``[x, y]`` map coordinates (for ``criterion="region"``);
- *     ``grammar`` is the rules text (``S -> XYXZ | ...``, one rule per line).
+ *     ``grammar`` is the rules text (``S -> XYXZ | ...``, one rule per line); ``pins`` are up
+ *     to five points placed on the map of the request's ``map_id``: the song's A, B, ... (the
+ *     criterion picks the rest).
  */
 export interface SongParams1 {
   ambience?: string | null;
@@ -895,6 +916,7 @@ export interface SongParams1 {
   loudness_lufs?: number | null;
   minutes?: number | null;
   n_candidates?: number | null;
+  pins?: PinRef[] | null;
   region?: number[][] | null;
   seed?: number;
   step_s?: number | null;
@@ -1728,7 +1750,9 @@ export interface AlbumInfo {
  * A song's settings; ``None`` means the server's default (``timbre_state.defaults``).
  *
  *     ``region`` is a polygon of ``[x, y]`` map coordinates (for ``criterion="region"``);
- *     ``grammar`` is the rules text (``S -> XYXZ | ...``, one rule per line).
+ *     ``grammar`` is the rules text (``S -> XYXZ | ...``, one rule per line); ``pins`` are up
+ *     to five points placed on the map of the request's ``map_id``: the song's A, B, ... (the
+ *     criterion picks the rest).
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "SongParams".
@@ -1744,6 +1768,7 @@ export interface SongParams2 {
   loudness_lufs?: number | null;
   minutes?: number | null;
   n_candidates?: number | null;
+  pins?: PinRef[] | null;
   region?: number[][] | null;
   seed?: number;
   step_s?: number | null;

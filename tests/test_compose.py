@@ -356,6 +356,24 @@ def test_song_changes_with_settings_and_follows_the_criterion(model: FakeModel) 
     assert np.linalg.norm(weird, axis=1).min() > np.linalg.norm(plain, axis=1).mean()
 
 
+@pytest.mark.parametrize("n_pins", [1, 3, 5])
+def test_pinned_points_come_first_and_the_rest_keep_apart(model: FakeModel, n_pins: int) -> None:
+    pins = tuple(tuple(float(v) for v in np.full(DIM, 0.5 * i)) for i in range(n_pins))
+    s = short(criterion="weirdness", points=pins, min_separation=1.0)
+    points = cp.choose_points(s, decode=model.decode, latent_dim=DIM)
+    assert points.shape == (5, DIM)
+    np.testing.assert_allclose(points[:n_pins], np.array(pins), atol=1e-6)
+    rest = points[n_pins:]
+    if rest.size:
+        gaps = np.linalg.norm(rest[:, None] - np.array(pins)[None], axis=-1)
+        assert gaps.min() >= 1.0
+    assert cp.SongSettings.from_json(s.to_json()) == s
+    with pytest.raises(ParameterError, match="3-d but the model's latents"):
+        cp.choose_points(short(points=((0.0, 0.0, 0.0),)), decode=model.decode, latent_dim=DIM)
+    with pytest.raises(ParameterError, match="points must be 1 to 5"):
+        short(points=tuple(pins[0] for _ in range(6))).checked()
+
+
 def test_region_song_picks_points_inside(model: FakeModel) -> None:
     axes = np.eye(2, DIM)
 

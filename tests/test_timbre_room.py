@@ -266,6 +266,23 @@ def test_first_map_trains_the_default_model_then_hover_plays(tmp_path: Path,
                              protocol.AudioEnd)
             assert isinstance(gone, protocol.Error) and gone.code == "not_found"
             assert gone.message == "the map has expired: ask for it again"
+
+            # pins: point 3 and a spot become the song's A and B; the recipe keeps their latents
+            pins = [protocol.PinRef(point=3), protocol.PinRef(x=0.5, y=-0.25)]
+            params = msgspec.structs.replace(QUICK, pins=pins)
+            made = s.request(protocol.CreateSong(request_id=s.rid(), params=params,
+                                                 map_id=tmap.map_id), protocol.SongAdded)
+            assert isinstance(made, protocol.SongAdded), made
+            points = json.loads(made.song.settings)["points"]
+            assert len(points) == 2
+            latents = ts.timbre_map(ctx).latents
+            np.testing.assert_allclose(points[0], latents[3], atol=1e-6)
+            no_map = s.request(protocol.CreateSong(request_id=s.rid(), params=params),
+                               protocol.SongAdded)
+            assert isinstance(no_map, protocol.Error) and "need the map_id" in no_map.message
+            expired = s.request(protocol.CreateSong(request_id=s.rid(), params=params,
+                                                    map_id="feedbeef"), protocol.SongAdded)
+            assert isinstance(expired, protocol.Error) and expired.code == "not_found"
             still_usable(s)
 
 

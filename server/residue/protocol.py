@@ -1071,11 +1071,21 @@ MAX_REGION_POINTS = 256
 MAX_EFFECTS = 16
 
 
+class PinRef(Struct, frozen=True, kw_only=True):
+    """A song point placed on a map: its point number ``point`` exactly, else ``(x, y)``."""
+
+    point: Annotated[int, Meta(ge=0)] | None = None
+    x: MapCoord = 0.0
+    y: MapCoord = 0.0
+
+
 class SongParams(Struct, frozen=True, kw_only=True):
     """A song's settings; ``None`` means the server's default (``timbre_state.defaults``).
 
     ``region`` is a polygon of ``[x, y]`` map coordinates (for ``criterion="region"``);
-    ``grammar`` is the rules text (``S -> XYXZ | ...``, one rule per line).
+    ``grammar`` is the rules text (``S -> XYXZ | ...``, one rule per line); ``pins`` are up
+    to five points placed on the map of the request's ``map_id``: the song's A, B, ... (the
+    criterion picks the rest).
     """
 
     seed: Seed = 0
@@ -1099,6 +1109,7 @@ class SongParams(Struct, frozen=True, kw_only=True):
     ambience: Choice | None = None
     effects: Annotated[list[Id], Meta(max_length=MAX_EFFECTS)] | None = None
     ambience_lufs: float | None = None
+    pins: Annotated[list[PinRef], Meta(max_length=5)] | None = None
 
 
 class TimbreModelInfo(Struct, frozen=True, kw_only=True):
@@ -1246,7 +1257,10 @@ class CheckGrammar(Frame, tag="check_grammar", frozen=True, kw_only=True):
 
 
 class CreateSong(Frame, tag="create_song", frozen=True, kw_only=True):
-    """Render one song and keep it (a job). ``set_id``: the map a region was drawn on.
+    """Render one song and keep it (a job).
+
+    ``set_id``: the training set of the map a region was drawn on; ``map_id``: the map the
+    pins were placed on.
 
     Replies: ``job_progress``, ``song_added`` (also sent to the session's other tabs).
     """
@@ -1255,6 +1269,7 @@ class CreateSong(Frame, tag="create_song", frozen=True, kw_only=True):
     params: SongParams = SongParams()
     model_id: Id | None = None
     set_id: Id | None = None
+    map_id: Id | None = None
 
 
 class GenerateAlbum(Frame, tag="generate_album", frozen=True, kw_only=True):
@@ -1269,6 +1284,7 @@ class GenerateAlbum(Frame, tag="generate_album", frozen=True, kw_only=True):
     name: Name | None = None
     model_id: Id | None = None
     set_id: Id | None = None
+    map_id: Id | None = None
 
 
 class ListSongs(Frame, tag="list_songs", frozen=True, kw_only=True):

@@ -1338,6 +1338,9 @@ class SongSettings:
         Level of the ambience layer, ``[-60, -12]``.
     plane : MapPlane or None
         The map ``region`` was drawn on (the service fills it in from the model's map).
+    points : tuple of tuples of float
+        Up to five latents chosen by the user (pinned on the map): they become A, B, ... in
+        order, and the criterion picks the rest.
     """
 
     seed: int = 0
@@ -1357,6 +1360,7 @@ class SongSettings:
     effects: tuple[str, ...] = field(default=())
     ambience_lufs: float = AMBIENCE_LUFS
     plane: MapPlane | None = None
+    points: tuple[tuple[float, ...], ...] = ()
 
     def checked(self) -> SongSettings:
         """Return the settings after checking every value (the grammar is parsed).
@@ -1376,6 +1380,14 @@ class SongSettings:
             check_polygon(self.region)
         if self.plane is not None:
             self.plane.checked()
+        if self.points:
+            P = np.asarray(self.points, dtype=np.float64)
+            if P.ndim != 2 or not 1 <= P.shape[0] <= N_POINTS or P.shape[1] < 1:
+                raise ParameterError(
+                    f"points must be 1 to {N_POINTS} latents of one size, got shape {P.shape}"
+                )
+            if not np.all(np.isfinite(P)):
+                raise ParameterError("points contain NaN or infinite values")
         parse_grammar(self.grammar)
         check_float("wiggle_amplitude", self.wiggle_amplitude, lo=0.0, hi=10.0)
         check_float("wiggle_rate_hz", self.wiggle_rate_hz, lo=0.0, hi=2.0)
@@ -1395,8 +1407,12 @@ class SongSettings:
         d = asdict(self)
         d["region"] = [list(p) for p in self.region]
         d["effects"] = list(self.effects)
+        if not self.points:
+            del d["points"]  # recipes without pinned points stay as they were
+        else:
+            d["points"] = [list(z) for z in self.points]
         if self.plane is None:
-            del d["plane"]  # recipes without a map stay as they were
+            del d["plane"]
         else:
             d["plane"] = {
                 "mean": list(self.plane.mean),
@@ -1430,6 +1446,10 @@ class SongSettings:
                 values["effects"] = tuple(str(e) for e in values["effects"])
             if values.get("plane") is not None:
                 values["plane"] = MapPlane.from_json(values["plane"])
+            if "points" in values:
+                values["points"] = tuple(
+                    tuple(float(v) for v in z) for z in values["points"]
+                )
         except (TypeError, ValueError, IndexError):
             raise ParameterError("region must be [[x, y], ...] and effects a list of ids") from None
         return cls(**values).checked()
@@ -1484,7 +1504,8 @@ def choose_points(
 
     With ``criterion="region"`` and a ``plane`` in the settings, the candidates are drawn
     inside the region (:func:`sample_in_region`); with only ``project``, they are drawn from
-    the prior and the ones nearest the region win.
+    the prior and the ones nearest the region win. Pinned ``points`` come first (A, B, ...);
+    the criterion picks the rest.
 
     Returns
     -------
@@ -1506,9 +1527,26 @@ def choose_points(
     scores = criterion_scores(
         Z, V, criterion=s.criterion, direction=s.direction, xy=xy, region=s.region or None
     )
-    idx = pick_points(Z, scores, k=N_POINTS, min_separation=s.min_separation)
-    out: np.ndarray = Z[idx]
-    return out
+    if not s.points:
+        idx = pick_points(Z, scores, k=N_POINTS, min_separation=s.min_separation)
+        out: np.ndarray = Z[idx]
+        return out
+    pinned = np.asarray(s.points, dtype=np.float32)
+    if pinned.shape[1] != latent_dim:
+        raise ParameterError(
+            f"points are {pinned.shape[1]}-d but the model's latents are {latent_dim}-d: "
+            "place them on this model's map"
+        )
+    k = N_POINTS - pinned.shape[0]
+    if k == 0:
+        return pinned
+    # the rest: the criterion's best, kept apart from the pinned points as from each other
+    gap = np.linalg.norm(Z[:, None, :] - pinned[None], axis=-1).min(axis=1)
+    apart = gap >= s.min_separation
+    use = np.flatnonzero(apart) if apart.sum() >= k else np.arange(Z.shape[0])
+    idx = pick_points(Z[use], scores[use], k=k, min_separation=s.min_separation)
+    rest: np.ndarray = np.concatenate([pinned, Z[use][idx]]).astype(np.float32)
+    return rest
 
 
 def render_song(

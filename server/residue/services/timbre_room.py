@@ -390,6 +390,47 @@ def check_grammar(text: str, *, seed: int, request_id: int) -> protocol.GrammarC
     )
 
 
+def pinned_points(
+    ctx: Context,
+    pins: Sequence[protocol.PinRef] | None,
+    *,
+    map_id: str | None,
+    model_id: str | None,
+) -> tuple[tuple[float, ...], ...]:
+    """The latents of a song's pins, read off the map they were placed on.
+
+    Raises
+    ------
+    ParameterError
+        If there are pins but no ``map_id``, a pin is not on the map, or the map is of another
+        model than the song's.
+    NotFound
+        If the map has expired.
+    """
+    if not pins:
+        return ()
+    if map_id is None:
+        raise ParameterError("pins need the map_id of the map they were placed on")
+    tmap = cached_map(ctx, map_id)
+    song_model = model_id if model_id is not None else ts.default_model_id(ctx.settings)
+    if tmap.model_id != song_model:
+        raise ParameterError(
+            f"the pins were placed on model {tmap.model_id}'s map but the song uses model "
+            f"{song_model}: place them on this model's map"
+        )
+    return tuple(
+        tuple(float(v) for v in map_latent(tmap, x=p.x, y=p.y, point=p.point)) for p in pins
+    )
+
+
+def _request_settings(
+    ctx: Context, f: protocol.CreateSong | protocol.GenerateAlbum
+) -> SongSettings:
+    settings = song_settings(f.params)
+    points = pinned_points(ctx, f.params.pins, map_id=f.map_id, model_id=f.model_id)
+    return dataclasses.replace(settings, points=points).checked() if points else settings
+
+
 def create_song(
     ctx: Context,
     f: protocol.CreateSong,
@@ -398,7 +439,7 @@ def create_song(
     cancel: CancelToken | None = None,
 ) -> ts.SongRecord:
     """Render and keep one song (the default model is trained first if needed)."""
-    settings = song_settings(f.params)
+    settings = _request_settings(ctx, f)
     rest = _model_ready(ctx, f.model_id, progress, cancel)
     return ts.create_song(
         ctx, settings, model_id=f.model_id, set_id=f.set_id, progress=rest, cancel=cancel
@@ -427,7 +468,7 @@ def generate_album(
         If cancelled before any song was made.
     """
     ts.check_album_size(f.n_songs)
-    settings = song_settings(f.params)
+    settings = _request_settings(ctx, f)
     rest = _model_ready(ctx, f.model_id, progress, cancel)
     album_id = new_id()
     try:
