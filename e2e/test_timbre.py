@@ -24,8 +24,10 @@ Screenshots go to ``e2e/artifacts/6N-timbre-*.png``.
 
 from __future__ import annotations
 
+import json
 import math
 import re
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -444,6 +446,45 @@ def test_lasso_selects_region(desktop: Page, artifacts: Path) -> None:
     expect(page.get_by_test_id("song-criterion")).not_to_have_value("region")
     lasso.click()
     expect(lasso).to_have_attribute("aria-pressed", "false")
+
+
+def test_pinned_points_make_a_song(desktop: Page, server: Server, artifacts: Path) -> None:
+    """Click a point, pin it as A, make a song: the song's recipe starts at that timbre."""
+    page = desktop
+    box = page.get_by_test_id("timbre-map").bounding_box()
+    assert box is not None
+    point = isolated_point(map_points(page), box)
+    page.mouse.click(point["x"], point["y"])
+    expect(page.get_by_test_id("timbre-marker-label")).to_contain_text(point["label"])
+    pin = page.get_by_test_id("timbre-pin")
+    expect(pin).to_have_text("Pin as A")
+    pin.click()
+    pins = page.get_by_test_id("timbre-pin-item")
+    expect(pins).to_have_count(1)
+    expect(pins.first).to_have_attribute("data-letter", "A")
+    expect(pins.first).to_contain_text(point["label"])
+    expect(pin).to_have_text("Unpin A")
+    shot(page, artifacts, "66-timbre-pinned")
+
+    page.get_by_test_id("song-minutes").fill(f"{SONG_MINUTES:g}")
+    before = timbre_state(page)["made"]
+    page.get_by_test_id("make-song").click()
+    page.wait_for_function(
+        f"() => window.residueTimbre.state().made > {before}"
+        " && window.residueTimbre.state().songJob === null",
+        timeout=ALBUM_MS,
+        polling=50,
+    )
+    # the newest song's recipe on the server holds one pinned latent, A
+    with sqlite3.connect(server.data / "residue.db") as db:
+        (settings,) = db.execute(
+            "SELECT settings FROM songs ORDER BY created_at DESC, rowid DESC LIMIT 1"
+        ).fetchone()
+    assert len(json.loads(settings)["points"]) == 1
+
+    page.get_by_test_id("timbre-clear-pins").click()
+    expect(pins).to_have_count(0)
+    page.keyboard.press("Escape")
 
 
 def test_phone_one_column_tap_places_marker(phone: Page, artifacts: Path) -> None:

@@ -7,7 +7,7 @@
 import type { MapPointInfo } from "@shared/protocol";
 import { h } from "../dom";
 import { toScreen, wheelFactor, type Vec } from "./map";
-import type { TimbreRoom } from "./room";
+import { PIN_LETTERS, type TimbreRoom } from "./room";
 
 export const KIND_COLORS: Readonly<Record<MapPointInfo["kind"], string>> = {
   clip: "#5ad1c4",
@@ -180,6 +180,25 @@ export function mapCanvas(room: TimbreRoom): HTMLCanvasElement {
       ctx.arc(q.x, q.y, 6, 0, Math.PI * 2);
       ctx.stroke();
     }
+    // pins: the song's A, B, ... as lettered rings
+    ctx.font = "bold 11px system-ui, sans-serif";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    s.pins.forEach((pin, i) => {
+      const q = toScreen(view, size, pin.at);
+      ctx.fillStyle = "#ff7a59";
+      ctx.beginPath();
+      ctx.arc(q.x, q.y - 14, 8, 0, Math.PI * 2);
+      ctx.fill();
+      ctx.strokeStyle = "#ff7a59";
+      ctx.lineWidth = 1.5;
+      ctx.beginPath();
+      ctx.moveTo(q.x, q.y - 6);
+      ctx.lineTo(q.x, q.y);
+      ctx.stroke();
+      ctx.fillStyle = "#1a0d08";
+      ctx.fillText(PIN_LETTERS[i] ?? "?", q.x, q.y - 14);
+    });
     if (stroke && stroke.length > 1) {
       ctx.strokeStyle = "#5ad1c4";
       ctx.lineWidth = 1.5;
@@ -191,7 +210,7 @@ export function mapCanvas(room: TimbreRoom): HTMLCanvasElement {
   const redraw = (): void => {
     if (frame === 0) frame = requestAnimationFrame(draw);
   };
-  room.store.watch(["map", "view", "size", "hover", "marker", "region", "selected", "playing", "fitScale"], redraw);
+  room.store.watch(["map", "view", "size", "hover", "marker", "pins", "region", "selected", "playing", "fitScale"], redraw);
 
   new ResizeObserver(() => {
     const rect = canvas.getBoundingClientRect();

@@ -341,6 +341,41 @@ describe("TimbreRoom: listening on the map", () => {
 });
 
 describe("TimbreRoom: songs", () => {
+  it("pinned markers become the song's A, B, ...: pin, unpin, a limit of five, sent with the map", async () => {
+    const { room, worker, toasts } = await opened();
+    const view = room.state.view;
+    if (!view) throw new Error("no view");
+    const at = (x: number, y: number): void => room.placeMarker(toScreen(view, room.state.size, { x, y }));
+    at(-1, 1); // point 3 exactly
+    room.pinMarker();
+    at(0.1, 0.05); // empty space: a position
+    room.pinMarker();
+    expect(room.state.pins.map((p) => p.target)).toEqual([{ point: 3 }, expect.objectContaining({ x: expect.any(Number) })]);
+    room.pinMarker(); // the same marker again: unpinned
+    expect(room.state.pins).toHaveLength(1);
+    for (const [x, y] of [[1, 1], [1, -1], [-1, -1], [0.3, 0.3]] as const) {
+      at(x, y);
+      room.pinMarker();
+    }
+    expect(room.state.pins).toHaveLength(5);
+    at(-0.4, 0.6);
+    room.pinMarker();
+    expect(room.state.pins).toHaveLength(5);
+    expect(toasts.at(-1)?.message).toContain("unpin one first");
+    room.unpin(4);
+    const making = room.makeSong();
+    const f = worker.last("create_song");
+    expect(f.map_id).toBe("map1");
+    expect(f.params?.pins).toEqual([{ point: 3 }, { point: 1 }, { point: 2 }, { point: 0 }]);
+    worker.reply({ type: "song_added", request_id: f.request_id, song: song("pinned") });
+    await making;
+    room.clearPins();
+    void room.makeSong();
+    const g = worker.last("create_song");
+    expect(g.params?.pins ?? null).toBeNull();
+    expect(g.map_id ?? null).toBeNull();
+  });
+
   it("on a UMAP map a lasso selects points but draws no song region (UMAP has no way back)", async () => {
     const { room, toasts } = await opened();
     const map = room.state.map;

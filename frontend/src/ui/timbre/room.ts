@@ -10,6 +10,7 @@
 import type {
   AlbumInfo,
   MapPointInfo,
+  PinRef,
   ServerFrame,
   SongInfo,
   SongParams,
@@ -66,6 +67,18 @@ export interface Job {
 /** What a preview plays: a point of the map exactly, or the latent under a map position. */
 export type Target = { readonly point: number } | { readonly x: number; readonly y: number };
 
+/** A song point placed on the map: where, and what it is called. */
+export interface Pin {
+  readonly target: Target;
+  readonly at: Vec;
+  readonly label: string;
+}
+
+/** Points a song has (A-E): the most that can be pinned. */
+export const MAX_PINS = 5;
+/** The letter of pin `i`. */
+export const PIN_LETTERS = "ABCDE";
+
 export type Playing =
   | { readonly what: "preview"; readonly target: Target; readonly gen: number }
   | { readonly what: "marker"; readonly gen: number }
@@ -105,6 +118,8 @@ export interface TimbreRoomState {
   readonly hover: { readonly target: Target; readonly label: string } | null;
   readonly hearOnHover: boolean;
   readonly marker: { readonly target: Target; readonly at: Vec; readonly label: string } | null;
+  /** Points pinned as the song's A, B, ... (up to five), in order. */
+  readonly pins: readonly Pin[];
   readonly lassoOn: boolean;
   /** The lasso's polygon in map coordinates, and the points inside it. */
   readonly region: readonly Vec[] | null;
@@ -149,6 +164,7 @@ const INITIAL: TimbreRoomState = {
   hover: null,
   hearOnHover: true,
   marker: null,
+  pins: [],
   lassoOn: false,
   region: null,
   selected: [],
@@ -322,7 +338,7 @@ export class TimbreRoom {
       const same = this.state.map?.map_id === map.map_id;
       this.store.set({
         map,
-        ...(same ? {} : { region: null, selected: [], marker: null, hover: null, view: null }),
+        ...(same ? {} : { region: null, selected: [], marker: null, pins: [], hover: null, view: null }),
         modelId: map.model_id,
       });
       if (!same) {
@@ -570,6 +586,30 @@ export class TimbreRoom {
     this.store.set({ marker: null });
   }
 
+  /** Pin the marker as the song's next point (A, then B, ...); pinned again: unpinned. */
+  pinMarker(): void {
+    const marker = this.state.marker;
+    if (!marker) return;
+    const same = this.state.pins.findIndex((p) => sameTarget(p.target, marker.target));
+    if (same >= 0) {
+      this.unpin(same);
+      return;
+    }
+    if (this.state.pins.length >= MAX_PINS) {
+      this.#toasts.show(`A song has ${MAX_PINS} points: unpin one first.`, "error");
+      return;
+    }
+    this.store.set({ pins: [...this.state.pins, marker] });
+  }
+
+  unpin(index: number): void {
+    this.store.set({ pins: this.state.pins.filter((_, i) => i !== index) });
+  }
+
+  clearPins(): void {
+    this.store.set({ pins: [] });
+  }
+
   #playPreview(target: Target): void {
     if (!this.state.hover) return; // the pointer left before the throttle fired
     this.#playTarget(target, "preview", performance.now());
@@ -692,18 +732,21 @@ export class TimbreRoom {
 
   // --- songs -----------------------------------------------------------------------------------
 
-  #songRequest(): { params: SongParams; model_id: string | null; set_id: string | null } | null {
+  #songRequest(): { params: SongParams; model_id: string | null; set_id: string | null; map_id: string | null } | null {
     const problem = this.problem();
     if (problem) {
       this.#toasts.show(problem, "error");
       return null;
     }
     const region = this.state.form.criterion === "region" ? this.state.region : null;
+    const pins = this.state.pins.map((p): PinRef => ("point" in p.target ? { point: p.target.point } : { point: null, x: p.target.x, y: p.target.y }));
     return {
-      params: songParams(this.state.form, region),
+      params: { ...songParams(this.state.form, region), pins: pins.length ? pins : null },
       model_id: this.state.map?.model_id ?? this.state.modelId,
       // the training set of the map the region was drawn on
       set_id: region ? (this.state.map?.set_id ?? null) : null,
+      // the map the pins were placed on
+      map_id: pins.length ? (this.state.map?.map_id ?? null) : null,
     };
   }
 

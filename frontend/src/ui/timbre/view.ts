@@ -2,7 +2,8 @@
  * The timbre room's page: the model bar (model, training set, cut clips, train with a live loss
  * curve), the map with its tools and legend, the song form (grammar checked as you type), songs
  * and albums with keep/reject, and the manipulations panel. One column at phone width.
- * Keys: Space play/stop, M make a song, L lasso, Esc stop (then clear the marker, the region).
+ * Keys: Space play/stop, M make a song, L lasso, P pin the marker as a song point, Esc stop (then
+ * clear the marker, the region).
  */
 import "./timbre.css";
 import type { SongInfo } from "@shared/protocol";
@@ -13,7 +14,7 @@ import { MAX_SEED, type Direction } from "./form";
 import { formatLoss, lossCurve } from "./loss";
 import { FACTOR_RANGE, MANIP_OPS, type ManipOp } from "./manip";
 import { KIND_COLORS, KIND_LABELS, mapCanvas } from "./map-view";
-import { pointLabel, type Job, type TimbreRoom } from "./room";
+import { MAX_PINS, PIN_LETTERS, pointLabel, sameTarget, type Job, type TimbreRoom } from "./room";
 import { formatDuration, shortStructure, swipeLink, tally } from "./songs";
 
 const num = (input: HTMLInputElement, fallback: number): number => {
@@ -170,7 +171,12 @@ export function timbreView(room: TimbreRoom): HTMLElement {
   const stopButton = h("button", { class: "icon-button", "aria-label": "Stop", "data-testid": "timbre-stop", onclick: () => room.stop() }, icon(ICONS.stop));
   const pointCount = h("span", { class: "muted small", "data-testid": "timbre-point-count" });
   const hoverLabel = h("div", { class: "timbre-hover small", "data-testid": "timbre-hover-label", "aria-live": "off" });
-  const markerLabel = h("div", { class: "timbre-marker small muted", "data-testid": "timbre-marker-label" });
+  const markerText = h("span", { "data-testid": "timbre-marker-label" });
+  const pinButton = h("button", { class: "button small", "data-testid": "timbre-pin", title: "Make the marker one of the song's points (P)", onclick: () => room.pinMarker() }, "Pin");
+  const markerLabel = h("div", { class: "timbre-marker small muted" }, markerText, pinButton);
+  const pinList = h("ul", { class: "timbre-pins", "data-testid": "timbre-pins", "aria-label": "The song's pinned points" });
+  const clearPins = h("button", { class: "button small", "data-testid": "timbre-clear-pins", onclick: () => room.clearPins() }, "Clear pins");
+  const pinsRow = h("div", { class: "timbre-pins-row small" }, h("span", { class: "muted" }, "Song points:"), pinList, clearPins);
   const legend = h(
     "div",
     { class: "timbre-legend small", "data-testid": "timbre-legend" },
@@ -200,8 +206,9 @@ export function timbreView(room: TimbreRoom): HTMLElement {
     h("div", { class: "timbre-canvas-wrap" }, canvas, emptyMap),
     hoverLabel,
     markerLabel,
+    pinsRow,
     legend,
-    h("div", { class: "timbre-keys small muted" }, "Keys: Space play/stop · M make a song · L lasso · Esc stop, then clear · arrows pan, +/− zoom (map focused)"),
+    h("div", { class: "timbre-keys small muted" }, "Keys: Space play/stop · M make a song · L lasso · P pin the marker · Esc stop, then clear · arrows pan, +/− zoom (map focused)"),
     selectionHead,
     selection,
   );
@@ -214,13 +221,34 @@ export function timbreView(room: TimbreRoom): HTMLElement {
   });
   room.store.watch(["hover", "marker"], (s) => {
     hoverLabel.textContent = s.hover ? s.hover.label : "Hover a point (or the space between) to hear it; click to place a marker.";
-    markerLabel.textContent = s.marker ? `Marker: ${s.marker.label}` : "";
+    markerText.textContent = s.marker ? `Marker: ${s.marker.label}` : "";
+    pinButton.hidden = s.marker === null;
   });
   room.store.watch(["lassoOn", "region"], (s) => {
     lassoButton.setAttribute("aria-pressed", String(s.lassoOn));
     canvas.classList.toggle("lasso", s.lassoOn);
     clearRegion.disabled = s.region === null;
   });
+  room.store.watch(["pins", "marker"], (s) => {
+    const marker = s.marker;
+    const pinned = marker ? s.pins.findIndex((p) => sameTarget(p.target, marker.target)) : -1;
+    pinButton.textContent = pinned >= 0 ? `Unpin ${PIN_LETTERS[pinned] ?? ""}` : s.pins.length >= MAX_PINS ? "5 pinned" : `Pin as ${PIN_LETTERS[s.pins.length] ?? ""}`;
+    pinButton.disabled = pinned < 0 && s.pins.length >= MAX_PINS;
+    pinsRow.hidden = s.pins.length === 0;
+    replaceChildren(
+      pinList,
+      s.pins.map((pin, i) =>
+        h(
+          "li",
+          { class: "timbre-pin", "data-testid": "timbre-pin-item", "data-letter": PIN_LETTERS[i] ?? "" },
+          h("strong", {}, PIN_LETTERS[i] ?? "?"),
+          h("span", { class: "timbre-pin-label" }, pin.label),
+          h("button", { class: "icon-button", "aria-label": `Unpin ${PIN_LETTERS[i] ?? ""}`, "data-testid": "timbre-unpin", onclick: () => room.unpin(i) }, icon(ICONS.close)),
+        ),
+      ),
+    );
+  });
+
   room.store.watch(["selected", "region", "map", "playing", "marker"], (s) => {
     const pts = s.map?.points ?? [];
     selectionHead.textContent = s.region ? `Region: ${s.selected.length} points (the song's region)` : "";
@@ -534,6 +562,8 @@ export function timbreView(room: TimbreRoom): HTMLElement {
       void room.makeSong();
     } else if (key === "l") {
       room.setLasso(!room.state.lassoOn);
+    } else if (key === "p") {
+      room.pinMarker();
     }
   });
   return root;
