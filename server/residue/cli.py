@@ -45,15 +45,20 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from residue.transport.app import create_app
+    from residue.transport.tls import tls_files
 
     settings = Settings.from_env(
-        data_dir=args.data, host=args.host, port=args.port, demo=False if args.no_demo else None
+        data_dir=args.data,
+        host=args.host,
+        port=args.port,
+        demo=False if args.no_demo else None,
+        https=True if args.https else None,
     )
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    url = f"http://{settings.host}:{settings.port}"
-    print(f"residue {__version__}: {url}  (data: {settings.data_dir})")
+    tls = tls_files(settings)
+    print(f"residue {__version__}: {base_url(settings)}  (data: {settings.data_dir})")
     print(owner_notice(settings))
     uvicorn.run(
         create_app(settings),
@@ -61,8 +66,16 @@ def _serve(args: argparse.Namespace) -> int:
         port=settings.port,
         log_level="warning",
         ws_max_size=settings.max_frame_bytes * 2,
+        ssl_certfile=None if tls is None else str(tls.cert),
+        ssl_keyfile=None if tls is None else str(tls.key),
     )
     return 0
+
+
+def base_url(settings: Settings, host: str | None = None) -> str:
+    """``http(s)://host:port`` of the server."""
+    scheme = "https" if settings.https else "http"
+    return f"{scheme}://{host or settings.host}:{settings.port}"
 
 
 def owner_notice(settings: Settings) -> str:
@@ -73,13 +86,28 @@ def owner_notice(settings: Settings) -> str:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with Store.open(settings.data_dir) as store:
         token = store.sessions.ensure_owner_token(settings.data_dir)
-    host = settings.host if settings.host not in ("0.0.0.0", "::") else "<this machine>"
-    link = f"http://{host}:{settings.port}/#s=default&t={token}"
+    from residue.transport.tls import lan_addresses
+
+    wide = settings.host in ("0.0.0.0", "::")
+    lan = lan_addresses() if wide else []
+    host = settings.host if not wide else (lan[0] if lan else "<this machine>")
+    link = f"{base_url(settings, host)}/#s=default&t={token}"
     if settings.local_access and is_loopback(settings.host):
         who = "this machine opens the studio without it; others need a link you share"
     else:
         who = "listening beyond this machine: every page needs a link (a token)"
-    return f"owner link (keep it private): {link}\n  {who}"
+    lines = [f"owner link (keep it private): {link}", f"  {who}"]
+    if wide and not settings.https:
+        lines.append(
+            "  a phone on this network can open the pages but not play sound over plain http:"
+            " start with RESIDUE_HTTPS=1 (or --https) for the swipe page on a phone"
+        )
+    elif wide:
+        lines.append(
+            f"  on a phone: {base_url(settings, host)}/swipe/#s=default&t={token}"
+            " (accept the certificate the first time)"
+        )
+    return "\n".join(lines)
 
 
 def _decompose(args: argparse.Namespace) -> int:
@@ -274,6 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", type=Path, default=None, help="data folder (default $RESIDUE_DATA or ./.residue)"
     )
     serve.add_argument("--no-demo", action="store_true", help="do not create the demo loops")
+    serve.add_argument(
+        "--https",
+        action="store_true",
+        help="serve https (self-signed unless RESIDUE_TLS_CERT/_KEY): for a phone on the network",
+    )
     serve.set_defaults(run=_serve)
 
     dec = sub.add_parser("decompose", help="split a sound into NMF units")

@@ -67,6 +67,10 @@ class Settings:
     # Warm the separation code at start (``RESIDUE_WARM_UP``): on when read from the
     # environment, off when built directly (tests start many apps and need no warm-up).
     warm_up: bool = False
+    # Serve https (``RESIDUE_HTTPS``): with these files, or a self-signed certificate.
+    https: bool = False
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -86,6 +90,11 @@ class Settings:
         values["warm_up"] = env.get("RESIDUE_WARM_UP", "1").lower() not in {
             "0", "false", "no", "off"
         }
+        if "RESIDUE_HTTPS" in env:
+            values["https"] = env["RESIDUE_HTTPS"].lower() not in {"0", "false", "no", "off", ""}
+        for name in ("tls_cert", "tls_key"):
+            if env.get(f"RESIDUE_{name.upper()}"):
+                values[name] = Path(env[f"RESIDUE_{name.upper()}"])
         if "RESIDUE_LOCAL_ACCESS" in env:
             values["local_access"] = env["RESIDUE_LOCAL_ACCESS"].lower() not in {
                 "0", "false", "no", "off"

@@ -57,6 +57,16 @@ export interface EngineOptions {
 
 const POLL_MS = 16;
 
+/** The page was opened over plain http from another machine: no audio worklets there. */
+export class InsecurePageError extends Error {
+  constructor() {
+    super(
+      "this browser plays sound only on a secure page. Start residue with RESIDUE_HTTPS=1 (or `residue serve --https`) and open the https:// address it prints (accept its certificate once), or open the page on the computer residue runs on.",
+    );
+    this.name = "InsecurePageError";
+  }
+}
+
 export class AudioEngine extends Emitter<EngineEvents> {
   readonly context: AudioContext;
   readonly #node: AudioWorkletNode;
@@ -99,6 +109,8 @@ export class AudioEngine extends Emitter<EngineEvents> {
 
   /** Create the context (inside a user gesture, so that it may start) and load the worklet. */
   static async create(options: EngineOptions = {}): Promise<AudioEngine> {
+    // Browsers give audio worklets only to secure pages: https, or http on this very machine.
+    if (!globalThis.isSecureContext || typeof AudioWorkletNode === "undefined") throw new InsecurePageError();
     const context = options.sampleRate
       ? new AudioContext({ sampleRate: options.sampleRate, latencyHint: "interactive" })
       : new AudioContext({ latencyHint: "interactive" });

@@ -404,7 +404,21 @@ export function timbreView(room: TimbreRoom): HTMLElement {
     "data-testid": "songs-album",
     onchange: () => void room.listSongs(albumFilter.value === "" ? null : albumFilter.value),
   });
-  const swipe = h("a", { class: "button small", "data-testid": "swipe-link", target: "_blank", rel: "noopener" }, "Curate on a phone");
+  // a phone reaches this machine only when residue listens on the network, and plays only over https
+  const onThisMachineOnly = ["localhost", "127.0.0.1", "[::1]"].includes(location.hostname);
+  const swipe = h(
+    "a",
+    {
+      class: "button small",
+      "data-testid": "swipe-link",
+      target: "_blank",
+      rel: "noopener",
+      title: onThisMachineOnly
+        ? "Opens the swipe page here. For a phone on your Wi-Fi, start residue with RESIDUE_HOST=0.0.0.0 RESIDUE_HTTPS=1: it prints the phone's link."
+        : "The swipe page: keep or reject songs with a swipe",
+    },
+    "Curate on a phone",
+  );
   const songCount = h("span", { class: "muted small", "data-testid": "song-count" });
   const cards = h("div", { class: "timbre-songs", "data-testid": "song-list", role: "list" });
   const songsPanel = h(
