@@ -487,6 +487,17 @@ def test_pinned_points_make_a_song(desktop: Page, server: Server, artifacts: Pat
     page.keyboard.press("Escape")
 
 
+def test_phone_link_explains_itself(desktop: Page) -> None:
+    """On a server that only this machine reaches, "On a phone" says how to reach it instead."""
+    page = desktop
+    page.get_by_test_id("phone-button").click()
+    expect(page.get_by_test_id("phone-panel")).to_be_visible()
+    expect(page.get_by_test_id("phone-note")).to_contain_text("RESIDUE_HTTPS=1")
+    expect(page.get_by_test_id("phone-qr")).to_be_hidden()
+    page.get_by_test_id("phone-button").click()
+    expect(page.get_by_test_id("phone-panel")).to_be_hidden()
+
+
 def test_phone_one_column_tap_places_marker(phone: Page, artifacts: Path) -> None:
     page = phone
     no_horizontal_scroll(page)

@@ -1047,6 +1047,9 @@ export interface Manipulate {
 /**
  * The reply to ``hello``: versions and the limits this server enforces.
  *
+ *     ``phone_url`` is where a phone on the same network opens residue (https), else None and
+ *     ``phone_note`` says how to make that possible.
+ *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "Welcome".
  */
@@ -1054,6 +1057,8 @@ export interface Welcome {
   max_duration_s: number;
   max_frame_bytes: number;
   max_upload_bytes: number;
+  phone_note?: string;
+  phone_url?: string | null;
   protocol_version: number;
   request_id: number;
   server_version: string;

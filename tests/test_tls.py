@@ -100,3 +100,27 @@ def test_serve_https_for_real(tmp_path: Path) -> None:
         proc.terminate()
         out = proc.communicate(timeout=10)[0].decode()
     assert f"https://127.0.0.1:{port}/#s=default&t=" in out
+
+
+@pytest.mark.parametrize(
+    ("host", "https", "url", "note"),
+    [
+        ("127.0.0.1", True, None, "RESIDUE_HOST=0.0.0.0 RESIDUE_HTTPS=1"),
+        ("192.168.1.5", False, None, "RESIDUE_HTTPS=1"),
+        ("192.168.1.5", True, "https://192.168.1.5:8000", ""),
+    ],
+)
+def test_phone_link_says_where_or_why_not(
+    host: str, https: bool, url: str | None, note: str
+) -> None:
+    link = tls.phone_link(Settings(host=host, port=8000, https=https))
+    assert link.url == url and note in link.note
+
+
+def test_phone_link_on_every_interface_names_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    tls._phone_link.cache_clear()
+    monkeypatch.setattr(tls, "lan_addresses", lambda: ["10.1.2.3"])
+    assert tls.phone_link(Settings(host="0.0.0.0", port=9000, https=True)).url == (
+        "https://10.1.2.3:9000"
+    )
+    tls._phone_link.cache_clear()

@@ -127,6 +127,17 @@ def test_first_frame_must_be_hello(client: TestClient[Any]) -> None:
         assert isinstance(reply, protocol.Error) and "hello" in reply.message
 
 
+def test_welcome_says_where_a_phone_finds_the_server(client: TestClient[Any]) -> None:
+    with client.websocket_connect("/ws") as ws:
+        welcome = Socket(ws).request(
+            protocol.Hello(request_id=1, protocol_version=protocol.PROTOCOL_VERSION),
+            protocol.Welcome,
+        )
+    # the test server listens on this machine only, over http: no phone link, and why
+    assert welcome.phone_url is None
+    assert "RESIDUE_HOST=0.0.0.0 RESIDUE_HTTPS=1" in welcome.phone_note
+
+
 def test_wrong_protocol_version(client: TestClient[Any]) -> None:
     with client.websocket_connect("/ws") as ws:
         s = Socket(ws)

@@ -291,7 +291,11 @@ class DeleteComponent(Frame, tag="delete_component", frozen=True, kw_only=True):
 
 
 class Welcome(Frame, tag="welcome", frozen=True, kw_only=True):
-    """The reply to ``hello``: versions and the limits this server enforces."""
+    """The reply to ``hello``: versions and the limits this server enforces.
+
+    ``phone_url`` is where a phone on the same network opens residue (https), else None and
+    ``phone_note`` says how to make that possible.
+    """
 
     request_id: int
     protocol_version: int
@@ -299,6 +303,8 @@ class Welcome(Frame, tag="welcome", frozen=True, kw_only=True):
     max_upload_bytes: int
     max_duration_s: float
     max_frame_bytes: int
+    phone_url: str | None = None
+    phone_note: str = ""
 
 
 class Error(Frame, tag="error", frozen=True, kw_only=True):

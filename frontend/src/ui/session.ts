@@ -7,6 +7,7 @@ import type { InviteInfo, Member } from "@shared/protocol";
 import { clearCredentials, credentials, displayName, linkFor, parseLink, saveCredentials, saveDisplayName } from "../net/auth";
 import type { ResidueClient } from "../net/client";
 import { ServerError } from "../net/correlate";
+import { copyText } from "./dom";
 import { Store } from "./store";
 import type { Studio } from "./studio";
 import type { Toasts } from "./toast";
@@ -131,7 +132,7 @@ export class SessionController {
       const made = await this.#client.createInvite(`link ${this.state.invites.length + 1}`);
       const link = linkFor(location.origin, made.sessionId, made.token);
       this.store.set({ link, invites: [made.invite, ...this.state.invites] });
-      const copied = await copy(link);
+      const copied = await copyText(link);
       this.#toasts.show(copied ? "Link copied: whoever opens it joins this session." : "Here is the link: copy it and send it.");
       return link;
     } catch (err) {
@@ -200,14 +201,5 @@ export class SessionController {
   #fail(what: string, err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
     this.#toasts.show(`${what}: ${message}`, "error", err instanceof ServerError ? err.errorId : null);
-  }
-}
-
-async function copy(text: string): Promise<boolean> {
-  try {
-    await navigator.clipboard.writeText(text);
-    return true;
-  } catch {
-    return false;
   }
 }

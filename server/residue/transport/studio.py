@@ -14,6 +14,7 @@ from residue.services import render as render_service
 from residue.services import sounds as sound_service
 from residue.services.context import Context
 from residue.services.decompose import decompose, decomposition_frame, open_decomposition
+from residue.transport import tls
 from residue.transport.peer import Handler, Hub, Peer, stream_audio
 
 
@@ -28,6 +29,7 @@ async def _hello(
     peer.greeted = True
     peer.name = f.client
     s = ctx.settings
+    phone = tls.phone_link(s)
     peer.send(
         protocol.Welcome(
             request_id=f.request_id,
@@ -36,6 +38,8 @@ async def _hello(
             max_upload_bytes=s.max_upload_bytes,
             max_duration_s=s.max_duration_s,
             max_frame_bytes=s.max_frame_bytes,
+            phone_url=phone.url,
+            phone_note=phone.note,
         )
     )
     # The local user is in the default session without a token (see transport.auth); anyone

@@ -11,6 +11,7 @@ first time).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import os
 import socket
@@ -168,3 +169,35 @@ def tls_files(settings: Settings) -> TlsFiles | None:
     if settings.host in ("0.0.0.0", "::"):
         hosts += lan_addresses()
     return self_signed(settings.data_dir / TLS_DIR, hosts)
+
+
+class PhoneLink(NamedTuple):
+    """Where a phone on the network finds this server, or why it cannot (``note``)."""
+
+    url: str | None
+    note: str
+
+
+@functools.lru_cache(maxsize=8)
+def _phone_link(host: str, port: int, https: bool) -> PhoneLink:
+    wide = host in ("0.0.0.0", "::")
+    loopback = not wide and host in ("localhost", "127.0.0.1", "::1")
+    if loopback:
+        return PhoneLink(None, "residue listens on this computer only: start it with "
+                               "RESIDUE_HOST=0.0.0.0 RESIDUE_HTTPS=1 so a phone on your Wi-Fi "
+                               "can reach it")
+    if not https:
+        return PhoneLink(None, "a phone can reach residue but cannot play sound over plain "
+                               "http: start it with RESIDUE_HTTPS=1")
+    address = host
+    if wide:
+        lan = lan_addresses()
+        if not lan:
+            return PhoneLink(None, "this computer has no network address a phone could use")
+        address = lan[0]
+    return PhoneLink(f"https://{address}:{port}", "")
+
+
+def phone_link(settings: Settings) -> PhoneLink:
+    """Where a phone on the same network opens residue (https), or why it cannot."""
+    return _phone_link(settings.host, settings.port, settings.https)

@@ -32,10 +32,10 @@ class FakeWorker implements WorkerPort {
   reply(frame: ServerFrame): void {
     this.deliver({ type: "frame", frame });
   }
-  welcome(): void {
+  welcome(phone: { phone_url?: string | null; phone_note?: string } = {}): void {
     const hello = this.frames().find((f) => f.type === "hello");
     if (!hello) throw new Error("no hello sent");
-    this.reply({ type: "welcome", request_id: hello.request_id, protocol_version: 1, server_version: "t", max_upload_bytes: 1, max_duration_s: 1, max_frame_bytes: 1 });
+    this.reply({ type: "welcome", request_id: hello.request_id, protocol_version: 1, server_version: "t", max_upload_bytes: 1, max_duration_s: 1, max_frame_bytes: 1, ...phone });
   }
 }
 
@@ -154,12 +154,12 @@ interface Setup {
   toasts: { message: string; kind: string }[];
 }
 
-function setup(): Setup {
+function setup(phone: { phone_url?: string | null; phone_note?: string } = {}): Setup {
   const worker = new FakeWorker();
   const client = new ResidueClient(worker);
   client.connect("ws://x/ws");
   worker.deliver({ type: "status", state: "open", attempt: 0 });
-  worker.welcome();
+  worker.welcome(phone);
   const engine = new FakeEngine();
   const studio: StudioPort = {
     state: { sounds: SOUNDS, currentBySound: { s1: "d1" }, loop: true },
@@ -563,5 +563,32 @@ describe("TimbreRoom: the view", () => {
     room.setSize({ width: 800, height: 600 });
     expect(room.state.view).not.toBe(zoomed);
     expect(room.screenPoints().every((q) => q.x >= 0 && q.x <= 800 && q.y >= 0 && q.y <= 600)).toBe(true);
+  });
+});
+
+describe("TimbreRoom: curating on a phone", () => {
+  it("makes a swipe link on the server's phone address with a fresh sharing token", async () => {
+    const { room, worker } = setup({ phone_url: "https://192.168.1.5:8000" });
+    room.store.set({ albumFilter: "alb1" });
+    const making = room.phoneLink();
+    const invite = worker.last("create_invite");
+    expect(invite.label).toBe("phone");
+    worker.reply({
+      type: "invite",
+      request_id: invite.request_id,
+      session_id: "default",
+      token: "T".repeat(43),
+      invite: { invite_id: "i1", label: "phone", created_at: 1, revoked: false },
+    });
+    const link = await making;
+    expect(link.url).toBe(`https://192.168.1.5:8000/swipe/?album=alb1#s=default&t=${"T".repeat(43)}`);
+  });
+
+  it("says why when no phone can reach this server", async () => {
+    const { room, worker } = setup({ phone_url: null, phone_note: "residue listens on this computer only: start it with RESIDUE_HOST=0.0.0.0 RESIDUE_HTTPS=1" });
+    const link = await room.phoneLink();
+    expect(link.url).toBeNull();
+    expect(link.note).toContain("RESIDUE_HTTPS=1");
+    expect(worker.frames().some((f) => f.type === "create_invite")).toBe(false);
   });
 });

@@ -39,7 +39,8 @@ import {
   type Vec,
   type View,
 } from "./map";
-import { applyDecision, removeSong, sortSongs, upsertSong } from "./songs";
+import { credentials } from "../../net/auth";
+import { applyDecision, removeSong, sortSongs, swipeLink, upsertSong } from "./songs";
 import { BROWSER_TIMERS, Debounce, Throttle, type Timers } from "./timing";
 
 /** What the room needs of the page's toasts. */
@@ -728,6 +729,28 @@ export class TimbreRoom {
       this.store.set({ grammar: { status: "idle", error: null, example: null } });
       this.#toasts.show(`Could not check the grammar: ${messageOf(err)}`, "error");
     }
+  }
+
+  // --- curating on a phone ---------------------------------------------------------------------
+
+  /**
+   * A link a phone on the same network opens the swipe page with (the shown album), carrying a
+   * fresh sharing token of this session; or why there is none (the server says where a phone
+   * finds it, see `welcome.phone_url`).
+   */
+  async phoneLink(): Promise<{ readonly url: string | null; readonly note: string }> {
+    const welcome = this.#client.welcome;
+    const base = welcome?.phone_url ?? null;
+    if (!base) return { url: null, note: welcome?.phone_note || "This server did not say where a phone can reach it." };
+    let creds = credentials();
+    try {
+      const made = await this.#client.createInvite("phone");
+      creds = { sessionId: made.sessionId, token: made.token };
+    } catch (err) {
+      // not this session's owner: the link this tab entered with still works on a phone
+      if (creds.token === null) return { url: null, note: `Only the session's owner can make a phone link: ${err instanceof Error ? err.message : String(err)}` };
+    }
+    return { url: swipeLink(base, this.state.albumFilter, creds), note: "" };
   }
 
   // --- songs -----------------------------------------------------------------------------------

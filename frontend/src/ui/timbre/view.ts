@@ -8,7 +8,8 @@
 import "./timbre.css";
 import type { SongInfo } from "@shared/protocol";
 import { credentials } from "../../net/auth";
-import { h, icon, ICONS, replaceChildren } from "../dom";
+import { copyText, h, icon, ICONS, replaceChildren } from "../dom";
+import { drawQr } from "../views/qr";
 import { paintThumbnail, thumbnailImage } from "../views/thumbnail";
 import { MAX_SEED, type Direction } from "./form";
 import { formatLoss, lossCurve } from "./loss";
@@ -404,27 +405,60 @@ export function timbreView(room: TimbreRoom): HTMLElement {
     "data-testid": "songs-album",
     onchange: () => void room.listSongs(albumFilter.value === "" ? null : albumFilter.value),
   });
-  // a phone reaches this machine only when residue listens on the network, and plays only over https
-  const onThisMachineOnly = ["localhost", "127.0.0.1", "[::1]"].includes(location.hostname);
   const swipe = h(
     "a",
+    { class: "button small", "data-testid": "swipe-link", target: "_blank", rel: "noopener", title: "Keep or reject songs one by one, with a swipe" },
+    "Swipe page",
+  );
+  // a phone on the same Wi-Fi: a QR code of the swipe page's link with a fresh sharing token
+  const phoneQr = h("canvas", { class: "phone-qr", "data-testid": "phone-qr", role: "img", "aria-label": "QR code of the phone link", hidden: true });
+  const phoneUrl = h("a", { class: "phone-url small", "data-testid": "phone-url", target: "_blank", rel: "noopener" });
+  const phoneNote = h("p", { class: "small muted", "data-testid": "phone-note" });
+  const phoneCopy = h("button", { class: "button small", "data-testid": "phone-copy", hidden: true, onclick: () => void copyText(phoneUrl.href).then((ok) => (phoneCopy.textContent = ok ? "Copied" : "Copy the link by hand")) }, "Copy link");
+  const phonePanel = h(
+    "div",
+    { class: "phone-panel", "data-testid": "phone-panel", hidden: true },
+    phoneQr,
+    h("div", { class: "phone-text" }, h("strong", {}, "Curate on a phone"), phoneNote, phoneUrl, phoneCopy),
+  );
+  const phoneButton = h(
+    "button",
     {
       class: "button small",
-      "data-testid": "swipe-link",
-      target: "_blank",
-      rel: "noopener",
-      title: onThisMachineOnly
-        ? "Opens the swipe page here. For a phone on your Wi-Fi, start residue with RESIDUE_HOST=0.0.0.0 RESIDUE_HTTPS=1: it prints the phone's link."
-        : "The swipe page: keep or reject songs with a swipe",
+      "data-testid": "phone-button",
+      "aria-expanded": "false",
+      onclick: async () => {
+        const open = phonePanel.hidden;
+        phonePanel.hidden = !open;
+        phoneButton.setAttribute("aria-expanded", String(open));
+        if (!open) return;
+        phoneNote.textContent = "Making a link…";
+        phoneQr.hidden = true;
+        phoneCopy.hidden = true;
+        phoneUrl.textContent = "";
+        const link = await room.phoneLink();
+        if (link.url === null) {
+          phoneNote.textContent = link.note;
+          return;
+        }
+        drawQr(phoneQr, link.url);
+        phoneQr.hidden = false;
+        phoneUrl.href = link.url;
+        phoneUrl.textContent = link.url.replace(/#.*/, "#…");
+        phoneCopy.hidden = false;
+        phoneCopy.textContent = "Copy link";
+        phoneNote.textContent = "Scan it with the phone's camera (on the same Wi-Fi). The link lets the phone into this session; revoke it under Links.";
+      },
     },
-    "Curate on a phone",
+    "On a phone…",
   );
   const songCount = h("span", { class: "muted small", "data-testid": "song-count" });
   const cards = h("div", { class: "timbre-songs", "data-testid": "song-list", role: "list" });
   const songsPanel = h(
     "section",
     { class: "panel timbre-songs-panel", "aria-label": "Songs" },
-    h("div", { class: "toolbar" }, h("h2", {}, "Songs"), songCount, h("span", { class: "grow" }), h("label", { class: "field" }, h("span", {}, "Album"), albumFilter), swipe),
+    h("div", { class: "toolbar" }, h("h2", {}, "Songs"), songCount, h("span", { class: "grow" }), h("label", { class: "field" }, h("span", {}, "Album"), albumFilter), swipe, phoneButton),
+    phonePanel,
     cards,
   );
   room.store.watch(["albums", "albumFilter"], (s) => {
