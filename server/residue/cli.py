@@ -58,7 +58,10 @@ def _serve(args: argparse.Namespace) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     tls = tls_files(settings)
-    print(f"residue {__version__}: {base_url(settings)}  (data: {settings.data_dir})")
+    where = base_url(settings)
+    if settings.host in ("0.0.0.0", "::"):
+        where = f"{base_url(settings, '127.0.0.1')} on this machine (every network address)"
+    print(f"residue {__version__}: {where}  (data: {settings.data_dir})")
     print(owner_notice(settings))
     uvicorn.run(
         create_app(settings),
