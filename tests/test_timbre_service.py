@@ -389,6 +389,25 @@ def test_album_cli(tmp_path: Path, quick_default: None) -> None:
     assert [t["seed"] for t in manifest["tracks"]] == compose.album_seeds(2, 2)
 
 
+def test_song_and_album_commands_say_what_they_made(
+    tmp_path: Path, quick_default: None, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from residue import cli
+
+    monkeypatch.setenv("RESIDUE_DATA", str(tmp_path / "data"))
+    song = tmp_path / "song.wav"
+    assert cli.main(["song", "--seed", "3", "--minutes", "0.1", "--out", str(song)]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith(f"{song}: \u201c{compose.song_name(3)}\u201d, 0.1 min, sections ")
+    assert "SongCliResult" not in said and song.is_file()
+    assert cli.main(["album", "--songs", "2", "--minutes", "0.05", "--out",
+                     str(tmp_path / "album")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"{tmp_path / 'album'}: 2 songs and tracklist.txt")
+    assert [line.strip()[:3] for line in lines[1:]] == ["01 ", "02 "]
+
+
 def test_song_settings_json_for_the_page() -> None:
     s = dataclasses.replace(song_settings(), ambience="wind", wiggle_rate_hz=0.1)
     assert SongSettings.from_json(json.loads(json.dumps(s.to_json()))) == s

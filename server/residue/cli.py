@@ -269,7 +269,10 @@ def _song(args: argparse.Namespace) -> int:
         song=_song_settings(args),  # type: ignore[arg-type]
     )
     bar.done()
-    print(result)
+    print(
+        f"{result.path}: \u201c{result.name}\u201d, {result.duration_s / 60:.1f} min, sections "
+        f"{result.structure} ({result.seconds:.1f} s; timbre model {result.model_id})"
+    )
     return 0
 
 
@@ -286,7 +289,10 @@ def _album(args: argparse.Namespace) -> int:
         fmt=args.format,
     )
     bar.done()
-    print(result)
+    print(f"{result.folder}: {len(result.files)} songs and {result.tracklist.name} "
+          f"({result.seconds:.1f} s; timbre model {result.model_id})")
+    for path in result.files:
+        print(f"  {path.name}")
     return 0
 
 
