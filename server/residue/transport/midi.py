@@ -9,7 +9,7 @@ from residue.dsp.progress import CancelToken
 from residue.services import midi_room
 from residue.services import sounds as sound_service
 from residue.services.context import Context
-from residue.transport.peer import Handler, Hub, Peer, stream_audio
+from residue.transport.peer import Handler, Hub, Peer, run_job, stream_audio
 
 
 async def _choices(
@@ -24,17 +24,11 @@ async def _choices(
 async def _transcribe(
     ctx: Context, hub: Hub, peer: Peer, f: protocol.Transcribe, cancel: CancelToken
 ) -> None:
-    def progress(fraction: float, stage: str, /) -> None:
-        peer.send(
-            protocol.JobProgress(request_id=f.request_id, fraction=round(fraction, 4), stage=stage)
-        )
-
-    async with hub.job(peer, "this transcription"):
-        reply = await ctx.executor.run(
-            lambda p, token: midi_room.transcribe_source(ctx, f, progress=p, cancel=token),
-            progress=progress,
-            cancel=cancel,
-        )
+    reply = await run_job(
+        ctx, hub, peer,
+        lambda p, token: midi_room.transcribe_source(ctx, f, progress=p, cancel=token),
+        request_id=f.request_id, what="this transcription", cancel=cancel,
+    )
     peer.send(reply)
 
 

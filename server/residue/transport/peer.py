@@ -32,8 +32,9 @@ from litestar.exceptions import WebSocketDisconnect
 
 from residue import protocol
 from residue.config import Settings
-from residue.dsp.progress import CancelToken
+from residue.dsp.progress import CancelToken, ProgressFn
 from residue.errors import LimitExceeded
+from residue.jobs.executor import Work
 from residue.services.context import Context
 from residue.services.render import pcm_chunks
 from residue.transport.codec import encode
@@ -103,6 +104,18 @@ class Peer:
     def send(self, frame: protocol.ServerFrame) -> None:
         """Queue a control frame."""
         self._queue.put_nowait(encode(frame))
+
+    def progress(self, request_id: int) -> ProgressFn:
+        """A progress function whose reports reach this socket as ``job_progress`` frames."""
+
+        def report(fraction: float, stage: str, /) -> None:
+            self.send(
+                protocol.JobProgress(
+                    request_id=request_id, fraction=round(fraction, 4), stage=stage
+                )
+            )
+
+        return report
 
     def send_raw(self, data: bytes) -> None:
         """Queue a raw (audio or already encoded) frame."""
@@ -387,6 +400,25 @@ class Hub:
 
 #: A request handler: every room of the page registers a table of these.
 Handler = Callable[[Context, Hub, Peer, Any, CancelToken], Awaitable[None]]
+
+
+async def run_job(
+    ctx: Context,
+    hub: Hub,
+    peer: Peer,
+    work: Work[T],
+    *,
+    request_id: int,
+    what: str,
+    cancel: CancelToken,
+) -> T:
+    """Run heavy work on the job executor in one of the session's job slots.
+
+    Its progress reaches the page as ``job_progress`` frames of ``request_id``; ``what`` names
+    the work in the refusal when the session already runs its most jobs.
+    """
+    async with hub.job(peer, what):
+        return await ctx.executor.run(work, progress=peer.progress(request_id), cancel=cancel)
 
 
 async def stream_audio(peer: Peer, request_id: int, y: np.ndarray, sr: int) -> None:

@@ -24,11 +24,6 @@ async def _start_grid(
     grid = await ctx.executor.run(lambda p, t: room.start(ctx, f))
     loop = asyncio.get_running_loop()
 
-    def progress(fraction: float, stage: str, /) -> None:
-        peer.send(
-            protocol.JobProgress(request_id=f.request_id, fraction=round(fraction, 4), stage=stage)
-        )
-
     def on_result(result: sp.CellResult) -> None:
         # worker thread: cache the audio here, hand the frame to the loop (the queue is not
         # thread-safe); it leaves the moment the cell ends.
@@ -42,7 +37,7 @@ async def _start_grid(
         try:
             summary = await ctx.executor.run(
                 lambda p, token: grid.run(p, token, on_result=on_result),
-                progress=progress,
+                progress=peer.progress(f.request_id),
                 cancel=cancel,
             )
         finally:

@@ -15,7 +15,7 @@ from residue.services import sounds as sound_service
 from residue.services.context import Context
 from residue.services.decompose import decompose, decomposition_frame, open_decomposition
 from residue.transport import tls
-from residue.transport.peer import Handler, Hub, Peer, stream_audio
+from residue.transport.peer import Handler, Hub, Peer, run_job, stream_audio
 
 
 async def _hello(
@@ -83,17 +83,11 @@ async def _spectrogram(
 async def _decompose(
     ctx: Context, hub: Hub, peer: Peer, f: protocol.Decompose, cancel: CancelToken
 ) -> None:
-    def progress(fraction: float, stage: str, /) -> None:
-        peer.send(
-            protocol.JobProgress(request_id=f.request_id, fraction=round(fraction, 4), stage=stage)
-        )
-
-    async with hub.job(peer, "this split"):
-        opened, cached = await ctx.executor.run(
-            lambda p, token: decompose(ctx, f, progress=p, cancel=token),
-            progress=progress,
-            cancel=cancel,
-        )
+    opened, cached = await run_job(
+        ctx, hub, peer,
+        lambda p, token: decompose(ctx, f, progress=p, cancel=token),
+        request_id=f.request_id, what="this split", cancel=cancel,
+    )
     peer.send(decomposition_frame(opened, request_id=f.request_id, cached=cached))
 
 

@@ -16,21 +16,12 @@ from typing import Any
 
 from residue import protocol
 from residue.dsp import timbre
-from residue.dsp.progress import CancelToken, ProgressFn
+from residue.dsp.progress import CancelToken
 from residue.services import sounds as sound_service
 from residue.services import timbre as ts
 from residue.services import timbre_room as room
 from residue.services.context import Context
-from residue.transport.peer import Handler, Hub, Peer, stream_audio
-
-
-def _progress(peer: Peer, request_id: int) -> ProgressFn:
-    def send(fraction: float, stage: str, /) -> None:
-        peer.send(
-            protocol.JobProgress(request_id=request_id, fraction=round(fraction, 4), stage=stage)
-        )
-
-    return send
+from residue.transport.peer import Handler, Hub, Peer, run_job, stream_audio
 
 
 async def _state(
@@ -43,12 +34,11 @@ async def _state(
 async def _build_set(
     ctx: Context, hub: Hub, peer: Peer, f: protocol.BuildTrainingSet, cancel: CancelToken
 ) -> None:
-    async with hub.job(peer, "this training set"):
-        frame = await ctx.executor.run(
-            lambda p, t: room.build_set(ctx, f, progress=p, cancel=t),
-            progress=_progress(peer, f.request_id),
-            cancel=cancel,
-        )
+    frame = await run_job(
+        ctx, hub, peer,
+        lambda p, t: room.build_set(ctx, f, progress=p, cancel=t),
+        request_id=f.request_id, what="this training set", cancel=cancel,
+    )
     peer.send(frame)
 
 
@@ -61,24 +51,21 @@ async def _train(
         # worker thread: the queue belongs to the loop
         loop.call_soon_threadsafe(peer.send, frame)
 
-    async with hub.job(peer, "this training"):
-        frame = await ctx.executor.run(
-            lambda p, t: room.train(ctx, f, on_epoch=on_epoch, progress=p, cancel=t),
-            progress=_progress(peer, f.request_id),
-            cancel=cancel,
-        )
+    frame = await run_job(
+        ctx, hub, peer,
+        lambda p, t: room.train(ctx, f, on_epoch=on_epoch, progress=p, cancel=t),
+        request_id=f.request_id, what="this training", cancel=cancel,
+    )
     peer.send(frame)
 
 
 async def _map(
     ctx: Context, hub: Hub, peer: Peer, f: protocol.GetTimbreMap, cancel: CancelToken
 ) -> None:
-    progress = _progress(peer, f.request_id)
-
     async def make() -> protocol.TimbreMapFrame:
         return await ctx.executor.run(
             lambda p, t: room.make_map(ctx, f, progress=p, cancel=t),
-            progress=progress,
+            progress=peer.progress(f.request_id),
             cancel=cancel,
         )
 
@@ -107,12 +94,11 @@ async def _create_song(
     ctx: Context, hub: Hub, peer: Peer, f: protocol.CreateSong, cancel: CancelToken
 ) -> None:
     room.song_settings(f.params)  # a bad setting or grammar is answered before any job
-    async with hub.job(peer, "this song"):
-        record = await ctx.executor.run(
-            lambda p, t: room.create_song(ctx, f, progress=p, cancel=t),
-            progress=_progress(peer, f.request_id),
-            cancel=cancel,
-        )
+    record = await run_job(
+        ctx, hub, peer,
+        lambda p, t: room.create_song(ctx, f, progress=p, cancel=t),
+        request_id=f.request_id, what="this song", cancel=cancel,
+    )
     info = room.song_info(record)
     peer.send(protocol.SongAdded(request_id=f.request_id, song=info))
     hub.publish(ctx.session_id, protocol.SongAdded(request_id=0, song=info))
@@ -133,12 +119,11 @@ async def _album(
         # worker thread: build the frame here, send it from the loop (after earlier progress)
         loop.call_soon_threadsafe(added, room.song_info(record))
 
-    async with hub.job(peer, "this album"):
-        frame = await ctx.executor.run(
-            lambda p, t: room.generate_album(ctx, f, on_song=on_song, progress=p, cancel=t),
-            progress=_progress(peer, f.request_id),
-            cancel=cancel,
-        )
+    frame = await run_job(
+        ctx, hub, peer,
+        lambda p, t: room.generate_album(ctx, f, on_song=on_song, progress=p, cancel=t),
+        request_id=f.request_id, what="this album", cancel=cancel,
+    )
     peer.send(frame)
 
 
@@ -203,24 +188,22 @@ async def _undo(
 async def _export(
     ctx: Context, hub: Hub, peer: Peer, f: protocol.ExportAlbum, cancel: CancelToken
 ) -> None:
-    async with hub.job(peer, "this export"):
-        frame = await ctx.executor.run(
-            lambda p, t: room.export(ctx, f, progress=p, cancel=t),
-            progress=_progress(peer, f.request_id),
-            cancel=cancel,
-        )
+    frame = await run_job(
+        ctx, hub, peer,
+        lambda p, t: room.export(ctx, f, progress=p, cancel=t),
+        request_id=f.request_id, what="this export", cancel=cancel,
+    )
     peer.send(frame)
 
 
 async def _manipulate(
     ctx: Context, hub: Hub, peer: Peer, f: protocol.Manipulate, cancel: CancelToken
 ) -> None:
-    async with hub.job(peer, "this manipulation"):
-        y, sr = await ctx.executor.run(
-            lambda p, t: room.manipulate(ctx, f, progress=p, cancel=t),
-            progress=_progress(peer, f.request_id),
-            cancel=cancel,
-        )
+    y, sr = await run_job(
+        ctx, hub, peer,
+        lambda p, t: room.manipulate(ctx, f, progress=p, cancel=t),
+        request_id=f.request_id, what="this manipulation", cancel=cancel,
+    )
     await stream_audio(peer, f.request_id, y, sr)
 
 
