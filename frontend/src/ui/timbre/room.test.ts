@@ -4,7 +4,7 @@ import { ResidueClient, type WorkerPort } from "../../net/client";
 import type { FromWorker, StreamFrame, ToWorker } from "../../workers/messages";
 import { toScreen } from "./map";
 import { GRAMMAR_DEBOUNCE_MS, PREVIEW_INTERVAL_MS, TimbreRoom, type EnginePort, type StreamSource, type StudioPort, type ToastPort } from "./room";
-import type { Timers } from "./timing";
+import { FakeTimers } from "../../util/fake-timers";
 
 class FakeWorker implements WorkerPort {
   onmessage: ((event: MessageEvent<FromWorker>) => void) | null = null;
@@ -36,34 +36,6 @@ class FakeWorker implements WorkerPort {
     const hello = this.frames().find((f) => f.type === "hello");
     if (!hello) throw new Error("no hello sent");
     this.reply({ type: "welcome", request_id: hello.request_id, protocol_version: 1, server_version: "t", max_upload_bytes: 1, max_duration_s: 1, max_frame_bytes: 1, ...phone });
-  }
-}
-
-class FakeTimers implements Timers {
-  t = 0;
-  #next = 1;
-  readonly #due = new Map<number, { at: number; fn: () => void }>();
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): number {
-    const id = this.#next++;
-    this.#due.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: number): void {
-    this.#due.delete(handle);
-  }
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      const next = [...this.#due.entries()].filter(([, d]) => d.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!next) break;
-      this.#due.delete(next[0]);
-      this.t = next[1].at;
-      next[1].fn();
-    }
-    this.t = end;
   }
 }
 

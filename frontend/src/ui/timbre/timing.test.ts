@@ -1,33 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { Debounce, Throttle, type Timers } from "./timing";
-
-class FakeTimers implements Timers {
-  t = 0;
-  #next = 1;
-  readonly #due = new Map<number, { at: number; fn: () => void }>();
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): number {
-    const id = this.#next++;
-    this.#due.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: number): void {
-    this.#due.delete(handle);
-  }
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      const next = [...this.#due.entries()].filter(([, d]) => d.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!next) break;
-      this.#due.delete(next[0]);
-      this.t = next[1].at;
-      next[1].fn();
-    }
-    this.t = end;
-  }
-}
+import { FakeTimers } from "../../util/fake-timers";
+import { Debounce, Throttle } from "./timing";
 
 describe("Throttle", () => {
   it("sends the first value at once, then at most one per interval, always the last", () => {
