@@ -317,9 +317,9 @@ def test_deep_preset_joins_models_into_fewer_sweeps(
     ctx: Any = SimpleNamespace(settings=Settings(data_dir=tmp_path))
     deep = next(p for p in room.catalog(ctx, request_id=7).presets if p.name == "deep")
     spec = sp.preset("deep", models=fake)
-    assert len(spec.sweeps) == 4 + 4 * len(sp.DEMUCS_SETTINGS)
+    assert len(spec.sweeps) == 5 + 4 * len(sp.DEMUCS_SETTINGS)
     # one sweep per setting and stem set: the three 4-stem models share theirs
-    assert len(deep.sweeps) == 4 + 2 * len(sp.DEMUCS_SETTINGS)
+    assert len(deep.sweeps) == 5 + 2 * len(sp.DEMUCS_SETTINGS)
     four = [s for s in deep.sweeps if s.backend == "demucs" and len(s.stems) == 4]
     assert all(s.params["model"] == ["htdemucs", "htdemucs_ft", "mdx_extra"] for s in four)
     # the same cells as the preset itself

@@ -140,7 +140,7 @@ def preset(name: str, *, models: Sequence[demucs.ModelInfo] = ()) -> GridSpec:
     ----------
     name : str
         ``"quick"`` (weightless only: 6 settings x 4 stems = 24 cells) or ``"deep"`` (every
-        available model in ``models`` x :data:`DEMUCS_SETTINGS` x its stems, plus 21 weightless
+        available model in ``models`` x :data:`DEMUCS_SETTINGS` x its stems, plus 25 weightless
         settings x 4 stems).
     models : sequence of ModelInfo
         From :func:`residue.models.demucs.list_models`; unavailable ones are skipped.
@@ -178,6 +178,8 @@ def preset(name: str, *, models: Sequence[demucs.ModelInfo] = ()) -> GridSpec:
             _sweep("hpss", kernel=[17, 31, 63], margin=[1.0, 2.0, 4.0]),
             _sweep("repet", margin=[0.5, 2.0], width_s=[2.0, 6.0]),
             _sweep("nmf", n_components=[12, 32], bass_cutoff_hz=[150.0, 300.0]),
+            # a stricter and a looser melody: which notes count as the lead, how wide a tooth
+            _sweep("melody", voicing_threshold_db=[-16.0, -10.0], width_cents=[15.0, 50.0]),
         ]
         for info in models:
             if not info.available or info.name == demucs.TEST_MODEL:
