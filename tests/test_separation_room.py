@@ -272,6 +272,37 @@ def test_catalog_says_where_model_files_go(catalog: protocol.SeparationCatalog) 
     assert model_param.choices == [m.name for m in catalog.models if m.available]
 
 
+def test_catalog_says_every_cross_parameter_rule_the_grid_enforces(
+    catalog: protocol.SeparationCatalog,
+) -> None:
+    # an even value of an `odd` parameter, or a `below` one not below its partner, is refused
+    # by the grid; and every parameter the grid refuses that way is flagged in the catalog
+    for b in catalog.backends:
+        if b.kind != "weightless":
+            continue
+        specs = {p.name: p for p in b.params}
+        for p in b.params:
+            if p.kind == "int" and p.min is not None and p.max is not None:
+                even = int(p.min) + (int(p.min) % 2 == 1)
+                if even <= p.max:
+                    sw = sp.Sweep(b.name, {p.name: (even,)}, ("drums",))
+                    refused = False
+                    try:
+                        sp.expand(sp.GridSpec("t", (sw,)))
+                    except ParameterError as exc:
+                        refused = "must be odd" in str(exc)
+                    assert refused == p.odd, (b.name, p.name)
+            if p.below is not None:
+                other = specs[p.below]
+                equal = max(p.min or 0.0, other.min or 0.0)  # in both ranges, not below
+                sw = sp.Sweep(b.name, {p.name: (equal,), p.below: (equal,)}, ("drums",))
+                with pytest.raises(ParameterError, match=f"must be below {p.below}"):
+                    sp.expand(sp.GridSpec("t", (sw,)))
+    flagged = {(b.name, p.name) for b in catalog.backends for p in b.params if p.odd or p.below}
+    assert {("hpss", "kernel"), ("melody", "kernel"), ("bands", "low_hz"),
+            ("melody", "fmin_hz")} <= flagged
+
+
 def test_catalog_specs_are_what_the_grid_accepts(catalog: protocol.SeparationCatalog) -> None:
     # The editor validates with these specs: every bound must be accepted and a step past it
     # refused, so the page never lets through what the server refuses (or the reverse).

@@ -126,7 +126,9 @@ class ParamSpec:
     """One tunable parameter of a backend: its type, range and default.
 
     ``kind`` is ``"int"``, ``"float"`` or ``"choice"``; ``lo``/``hi`` bound numbers, ``choices``
-    lists the allowed strings; ``optional`` allows ``None`` (meaning "the backend's own").
+    lists the allowed strings; ``optional`` allows ``None`` (meaning "the backend's own");
+    ``odd`` asks for an odd integer; ``below`` names a parameter this one must stay below. The
+    last two are checked by :func:`resolve_params`, which sees all of a backend's values.
     """
 
     name: str
@@ -137,6 +139,8 @@ class ParamSpec:
     choices: tuple[str, ...] = ()
     optional: bool = False
     doc: str = ""
+    odd: bool = False
+    below: str | None = None
 
     def check(self, value: object, *, where: str) -> ParamValue:
         """Validate ``value`` and return it in canonical form.
@@ -182,7 +186,8 @@ PARAMS: dict[str, dict[str, ParamSpec]] = {
     "hpss": {
         p.name: p
         for p in (
-            ParamSpec("kernel", "int", 31, 3, 255, doc="odd median filter length, frames and bins"),
+            ParamSpec("kernel", "int", 31, 3, 255, doc="odd median filter length, frames and bins",
+                      odd=True),
             ParamSpec("margin", "float", 1.0, 1.0, 16.0, doc="margin; above 1 adds a residual"),
             ParamSpec("power", "float", 2.0, 0.5, 8.0, doc="soft-mask exponent"),
             ParamSpec("bass_cutoff_hz", "float", 150.0, 20.0, 1000.0, doc="top of the bass band"),
@@ -219,9 +224,10 @@ PARAMS: dict[str, dict[str, ParamSpec]] = {
     "melody": {
         p.name: p
         for p in (
-            ParamSpec("kernel", "int", 31, 3, 255, doc="odd HPSS median filter length"),
+            ParamSpec("kernel", "int", 31, 3, 255, doc="odd HPSS median filter length", odd=True),
             ParamSpec("margin", "float", 1.0, 1.0, 16.0, doc="HPSS margin; >1 adds a residual"),
-            ParamSpec("fmin_hz", "float", MELODY_FMIN_HZ, 20.0, 1000.0, doc="lowest melody f0"),
+            ParamSpec("fmin_hz", "float", MELODY_FMIN_HZ, 20.0, 1000.0, doc="lowest melody f0",
+                      below="fmax_hz"),
             ParamSpec("fmax_hz", "float", MELODY_FMAX_HZ, 100.0, 5000.0, doc="highest melody f0"),
             ParamSpec(
                 "jump_cost", "float", JUMP_COST, 0.0, 10.0, doc="path penalty per semitone moved"
@@ -243,7 +249,8 @@ PARAMS: dict[str, dict[str, ParamSpec]] = {
     "bands": {
         p.name: p
         for p in (
-            ParamSpec("low_hz", "float", 200.0, 20.0, 4000.0, doc="low/mid crossover"),
+            ParamSpec("low_hz", "float", 200.0, 20.0, 4000.0, doc="low/mid crossover",
+                      below="high_hz"),
             ParamSpec("high_hz", "float", 4000.0, 200.0, 20000.0, doc="mid/high crossover"),
             ParamSpec("order", "float", 4.0, 0.5, 24.0, doc="crossover steepness"),
         )
@@ -318,15 +325,16 @@ def resolve_params(
         name: spec.check(given.get(name, spec.default), where=backend)
         for name, spec in specs.items()
     }
-    if backend == "bands" and num(out, "low_hz") >= num(out, "high_hz"):
-        raise ParameterError(
-            f"bands: low_hz={out['low_hz']:g} must be below high_hz={out['high_hz']:g}"
-        )
-    if backend in ("hpss", "melody") and integer(out, "kernel") % 2 == 0:
-        raise ParameterError(f"{backend}: kernel={out['kernel']} must be odd")
+    for name, spec in specs.items():
+        if spec.odd and integer(out, name) % 2 == 0:
+            raise ParameterError(f"{backend}: {name}={out[name]} must be odd")
+        if spec.below is not None and num(out, name) >= num(out, spec.below):
+            raise ParameterError(
+                f"{backend}: {name}={out[name]:g} must be below {spec.below}={out[spec.below]:g}"
+            )
     if backend == "melody" and num(out, "fmin_hz") * 2 ** (SALIENCE_CENTS / 1200) >= num(
         out, "fmax_hz"
-    ):
+    ):  # the f0 grid needs at least one step between them
         raise ParameterError(
             f"melody: fmin_hz={out['fmin_hz']:g} must be below fmax_hz={out['fmax_hz']:g}"
         )

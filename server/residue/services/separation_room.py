@@ -225,13 +225,7 @@ def done_frame(summary: sp.GridSummary, *, request_id: int) -> protocol.GridDone
     )
 
 
-#: Rules :func:`residue.dsp.separation.resolve_params` checks across a backend's parameters,
-#: which its :class:`~residue.dsp.separation.ParamSpec` cannot say: (backend, name) -> rule.
-_ODD = {("hpss", "kernel")}
-_BELOW = {("bands", "low_hz"): "high_hz"}
-
-
-def _param_info(backend: str, spec: ParamSpec) -> protocol.GridParamInfo:
+def _param_info(spec: ParamSpec) -> protocol.GridParamInfo:
     return protocol.GridParamInfo(
         name=spec.name,
         kind=spec.kind,
@@ -241,8 +235,8 @@ def _param_info(backend: str, spec: ParamSpec) -> protocol.GridParamInfo:
         choices=list(spec.choices),
         optional=spec.optional,
         doc=spec.doc,
-        odd=(backend, spec.name) in _ODD,
-        below=_BELOW.get((backend, spec.name)),
+        odd=spec.odd,
+        below=spec.below,
     )
 
 
@@ -294,7 +288,7 @@ def catalog(ctx: Context, *, request_id: int) -> protocol.SeparationCatalog:
         protocol.GridBackendInfo(
             name=b,
             kind="weightless",
-            params=[_param_info(b, s) for s in sep.PARAMS[b].values()],
+            params=[_param_info(s) for s in sep.PARAMS[b].values()],
         )
         for b in sep.BACKENDS
     ]
@@ -312,7 +306,7 @@ def catalog(ctx: Context, *, request_id: int) -> protocol.SeparationCatalog:
         protocol.GridBackendInfo(
             name=sp.DEMUCS,
             kind="model",
-            params=[model_param, *(_param_info(sp.DEMUCS, s) for s in demucs.PARAMS.values())],
+            params=[model_param, *(_param_info(s) for s in demucs.PARAMS.values())],
             doc="learned models; each needs its weight files in the model folder",
         )
     )
