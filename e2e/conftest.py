@@ -44,8 +44,9 @@ class Server:
     process: subprocess.Popen[bytes]
 
 
-def start_server(data: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "RESIDUE_DATA": str(data)}
+def start_server(data: Path, port: int, **env_vars: str) -> subprocess.Popen[bytes]:
+    """Start ``residue serve`` on ``port`` with ``data`` (and ``RESIDUE_*`` overrides)."""
+    env = {**os.environ, "RESIDUE_DATA": str(data), **env_vars}
     log = (data.parent / f"server-{port}.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "residue.cli", "serve", "--port", str(port)],

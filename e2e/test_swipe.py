@@ -19,11 +19,12 @@ from typing import Any
 
 import msgspec
 import pytest
-from conftest import Server
+from conftest import Server, free_port, start_server
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 from websockets.sync.client import connect
 
 from residue import protocol
+from residue.transport import tls
 
 pytestmark = pytest.mark.e2e
 
@@ -52,9 +53,8 @@ def reply(ws: Any, request_id: int, kind: type) -> Any:
             return frame
 
 
-@pytest.fixture(scope="module")
-def album(server: Server, timbre_model: str) -> str:
-    """A fresh album of four 3-second songs made over the socket; its id."""
+def make_album(server: Server, name: str, *, seed: int) -> str:
+    """An album of four 3-second songs made over the socket; its id."""
     url = server.url.replace("http://", "ws://") + "/ws"
     with connect(url, max_size=None) as ws:
         ws.send(
@@ -70,14 +70,20 @@ def album(server: Server, timbre_model: str) -> str:
                 protocol.GenerateAlbum(
                     request_id=2,
                     n_songs=N_SONGS,
-                    name="e2e swipe",
-                    params=protocol.SongParams(seed=7, minutes=0.05),
+                    name=name,
+                    params=protocol.SongParams(seed=seed, minutes=0.05),
                 )
             )
         )
         made = reply(ws, 2, protocol.AlbumMade)
     assert made.album.n_songs == N_SONGS
     return str(made.album.album_id)
+
+
+@pytest.fixture(scope="module")
+def album(server: Server, timbre_model: str) -> str:
+    """A fresh album for the curation test."""
+    return make_album(server, "e2e swipe", seed=7)
 
 
 @pytest.fixture
@@ -278,3 +284,47 @@ def test_curate_album_on_a_phone(
     page.screenshot(path=str(artifacts / "72-swipe-exported.png"))
     no_sideways_scroll(page)
     assert errors == []
+
+
+def test_phone_over_plain_http_plays_whole_previews(
+    server: Server, browser: Browser, timbre_model: str, artifacts: Path
+) -> None:
+    """A phone on the Wi-Fi opens the swipe page over plain http, where browsers give no audio
+    worklets: the previews are fetched whole and loop, and keeping still works."""
+    lan = tls.lan_addresses()
+    if not lan:
+        pytest.skip("this machine has no network address a phone could use")
+    album_id = make_album(server, "e2e plain http", seed=11)
+    port = free_port()
+    proc = start_server(
+        server.data, port, RESIDUE_HOST="0.0.0.0", RESIDUE_DEMO="0", RESIDUE_WARM_UP="0"
+    )
+    ctx = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    try:
+        token = (server.data / "owner-token").read_text().strip()
+        page = ctx.new_page()
+        open_deck(page, f"http://{lan[0]}:{port}/swipe/?album={album_id}#s=default&t={token}")
+        assert page.evaluate("isSecureContext") is False
+        first = front(page)
+        page.get_by_test_id("swipe-start").tap()
+        page.wait_for_function(
+            "window.residue.swipe.peakRms() > 0.01", timeout=WAIT_MS, polling=50
+        )
+        s = state(page)
+        assert s["engine"] == "buffer" and s["playing"] == first
+        page.get_by_test_id("swipe-keep").tap()
+        page.wait_for_function(
+            "(id) => { const s = window.residue.swipe.state();"
+            " return s.kept === 1 && s.playing !== null && s.playing !== id; }",
+            arg=first,
+            timeout=WAIT_MS,
+        )
+        page.evaluate("window.residue.swipe.resetMeter()")
+        page.wait_for_function(
+            "window.residue.swipe.peakRms() > 0.01", timeout=WAIT_MS, polling=50
+        )
+        page.screenshot(path=str(artifacts / "73-swipe-plain-http.png"))
+    finally:
+        ctx.close()
+        proc.terminate()
+        proc.wait(timeout=10)

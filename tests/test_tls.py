@@ -105,8 +105,8 @@ def test_serve_https_for_real(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("host", "https", "url", "note"),
     [
-        ("127.0.0.1", True, None, "RESIDUE_HOST=0.0.0.0 RESIDUE_HTTPS=1"),
-        ("192.168.1.5", False, None, "RESIDUE_HTTPS=1"),
+        ("127.0.0.1", True, None, "RESIDUE_HOST=0.0.0.0"),
+        ("192.168.1.5", False, "http://192.168.1.5:8000", "swipe page plays whole previews"),
         ("192.168.1.5", True, "https://192.168.1.5:8000", ""),
     ],
 )

@@ -135,7 +135,7 @@ def test_welcome_says_where_a_phone_finds_the_server(client: TestClient[Any]) ->
         )
     # the test server listens on this machine only, over http: no phone link, and why
     assert welcome.phone_url is None
-    assert "RESIDUE_HOST=0.0.0.0 RESIDUE_HTTPS=1" in welcome.phone_note
+    assert "RESIDUE_HOST=0.0.0.0" in welcome.phone_note
 
 
 def test_wrong_protocol_version(client: TestClient[Any]) -> None:

@@ -100,15 +100,12 @@ def owner_notice(settings: Settings) -> str:
     else:
         who = "listening beyond this machine: every page needs a link (a token)"
     lines = [f"owner link (keep it private): {link}", f"  {who}"]
-    if wide and not settings.https:
+    if wide:
+        lines.append(f"  on a phone: {base_url(settings, host)}/swipe/#s=default&t={token}")
         lines.append(
-            "  a phone on this network can open the pages but not play sound over plain http:"
-            " start with RESIDUE_HTTPS=1 (or --https) for the swipe page on a phone"
-        )
-    elif wide:
-        lines.append(
-            f"  on a phone: {base_url(settings, host)}/swipe/#s=default&t={token}"
-            " (accept the certificate the first time)"
+            "  (accept the certificate the first time)" if settings.https else
+            "  (plain http: the swipe page plays whole previews; for the studio on a phone, start"
+            " with RESIDUE_HTTPS=1 or --https)"
         )
     return "\n".join(lines)
 

@@ -172,4 +172,26 @@ describe("ResidueClient", () => {
       expect(msg.frame.request_id).toBeGreaterThanOrEqual(1);
     }
   });
+
+  it("fetches a whole clip once for several asks, and fails them when the connection is lost", async () => {
+    const { worker, client } = open();
+    worker.welcome();
+    const frame = { type: "play_item", kind: "song", item_id: "s1", start_s: 0, max_s: 30 } as const;
+    const a = client.fetchClip("k1", frame);
+    const b = client.fetchClip("k1", frame);
+    const asks = worker.sent.filter((m) => m.type === "fetch");
+    expect(asks).toHaveLength(1);
+    expect(asks[0]).toMatchObject({ type: "fetch", key: "k1", frame: { type: "play_item", item_id: "s1" } });
+    const pcm = new Float32Array([0.5, -0.5, 0.25, -0.25]);
+    worker.deliver({ type: "clip", key: "k1", sampleRate: 44100, channels: 2, pcm });
+    expect(await a).toEqual({ sampleRate: 44100, channels: 2, pcm });
+    expect(await b).toEqual({ sampleRate: 44100, channels: 2, pcm });
+
+    const c = client.fetchClip("k2", frame);
+    worker.deliver({ type: "clip-error", key: "k2", code: "not_found", message: "no song 's1'" });
+    await expect(c).rejects.toThrow("no song 's1'");
+    const d = client.fetchClip("k3", frame);
+    worker.deliver({ type: "status", state: "closed", attempt: 1 });
+    await expect(d).rejects.toBeInstanceOf(ConnectionLost);
+  });
 });

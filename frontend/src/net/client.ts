@@ -34,7 +34,7 @@ import {
   type Welcome,
 } from "@shared/protocol";
 import { Emitter } from "../util/emitter";
-import type { AudioSink, ConnectionState, FromWorker, StreamEvent, StreamFrame, ToWorker } from "../workers/messages";
+import type { AudioSink, ConnectionState, FromWorker, StreamEvent, StreamFrame, ToWorker, WholeClip } from "../workers/messages";
 import { ConnectionLost, Correlator, ServerError } from "./correlate";
 
 /** What the client needs of a Worker (a fake in tests). */
@@ -83,6 +83,8 @@ export interface ClientEvents {
 export class ResidueClient extends Emitter<ClientEvents> {
   readonly #port: WorkerPort;
   readonly #correlator = new Correlator();
+  /** Pages waiting for a whole clip, by key. */
+  readonly #clips = new Map<string, { resolve: (clip: WholeClip) => void; reject: (err: Error) => void }[]>();
   #state: ConnectionState = "connecting";
   #welcome: Welcome | null = null;
   #ready = false;
@@ -295,6 +297,24 @@ export class ResidueClient extends Emitter<ClientEvents> {
     this.#whenReady(() => this.#post({ type: "stream", gen, key, frame: full }));
   }
 
+  /**
+   * A PCM request's whole audio (from the worker's clip cache under `key` when there), for a page
+   * that cannot stream into a worklet (a phone over plain http). Several asks of one key share it.
+   */
+  fetchClip(key: string, frame: StreamRequest): Promise<WholeClip> {
+    return new Promise<WholeClip>((resolve, reject) => {
+      const waiting = this.#clips.get(key);
+      if (waiting) {
+        waiting.push({ resolve, reject });
+        return;
+      }
+      this.#clips.set(key, [{ resolve, reject }]);
+      const requestId = this.#correlator.reserve();
+      const full = { ...frame, request_id: requestId } as StreamFrame;
+      this.#whenReady(() => this.#post({ type: "fetch", key, frame: full }));
+    });
+  }
+
   /** Fetch a PCM request into the worker's clip cache under `key`, so a later `stream` starts at once. */
   prefetch(key: string, frame: StreamRequest): void {
     const requestId = this.#correlator.reserve();
@@ -328,6 +348,9 @@ export class ResidueClient extends Emitter<ClientEvents> {
           this.#correlator.failAll(new ConnectionLost("The connection to the server was lost."));
           // requests waiting for a welcome would carry ids that are no longer routed: drop them
           this.#waiting = [];
+          const lost = new ConnectionLost("The connection to the server was lost.");
+          for (const waiting of this.#clips.values()) for (const w of waiting) w.reject(lost);
+          this.#clips.clear();
         }
         this.emit("status", { state: msg.state, attempt: msg.attempt });
         break;
@@ -339,6 +362,16 @@ export class ResidueClient extends Emitter<ClientEvents> {
         break;
       case "protocol-error":
         this.emit("problem", { message: msg.message, error: null });
+        break;
+      case "clip": {
+        const { type: _, key, ...clip } = msg;
+        for (const w of this.#clips.get(key) ?? []) w.resolve(clip);
+        this.#clips.delete(key);
+        break;
+      }
+      case "clip-error":
+        for (const w of this.#clips.get(msg.key) ?? []) w.reject(new Error(msg.message));
+        this.#clips.delete(msg.key);
         break;
     }
   }

@@ -13,7 +13,7 @@ export interface SwipeDebugState {
   loading: boolean;
   error: string | null;
   audio: "off" | "on";
-  engine: "none" | "ring" | "port";
+  engine: "none" | "ring" | "port" | "buffer";
   /** The card in front (null: done or loading). */
   current: { itemId: string; title: string; decision: string | null } | null;
   /** Item ids in showing order, from the card in front on. */
@@ -57,7 +57,7 @@ export function swipeDebugState(ctl: SwipeController, audio: PreviewAudio): Swip
     loading: s.loading,
     error: s.error,
     audio: s.audio,
-    engine: audio.engine ? audio.engine.mode : "none",
+    engine: audio.meter ? audio.meter.mode : "none",
     current: front ? { itemId: front.item_id, title: front.title, decision: front.decision } : null,
     waiting: deck ? deck.queue.slice(deck.index) : [],
     decisions,
@@ -81,10 +81,10 @@ export function swipeDebugState(ctl: SwipeController, audio: PreviewAudio): Swip
 export function installSwipeDebugHook(ctl: SwipeController, audio: PreviewAudio): void {
   const swipe: SwipeDebug = {
     state: () => swipeDebugState(ctl, audio),
-    rms: () => audio.engine?.rms() ?? 0,
-    peakRms: () => audio.engine?.peakRms() ?? 0,
-    resetMeter: () => audio.engine?.resetMeter(),
-    lastClickToSoundMs: () => audio.engine?.lastClickToSoundMs() ?? null,
+    rms: () => audio.meter?.rms() ?? 0,
+    peakRms: () => audio.meter?.peakRms() ?? 0,
+    resetMeter: () => audio.meter?.resetMeter(),
+    lastClickToSoundMs: () => audio.meter?.lastClickToSoundMs() ?? null,
     settled: () => ctl.settled(),
   };
   Object.defineProperty(window, "residue", { value: Object.freeze({ swipe: Object.freeze(swipe) }), configurable: false, writable: false });

@@ -20,6 +20,8 @@ export type ToWorker =
   | { readonly type: "stream"; readonly gen: number; readonly key: string; readonly frame: StreamFrame }
   /** Download `frame`'s audio into the clip cache under `key` without playing it. */
   | { readonly type: "prefetch"; readonly key: string; readonly frame: StreamFrame }
+  /** Send `frame`'s whole audio back as a `clip` message (for pages that cannot stream to a worklet). */
+  | { readonly type: "fetch"; readonly key: string; readonly frame: StreamFrame }
   /** Stop feeding streams up to `gen` (their downloads go on, to fill the cache). */
   | { readonly type: "stop"; readonly gen: number };
 
@@ -46,8 +48,17 @@ export type StreamEvent =
     };
 
 /** Worker -> page. */
+/** A whole clip: interleaved float32 PCM. */
+export interface WholeClip {
+  readonly sampleRate: number;
+  readonly channels: number;
+  readonly pcm: Float32Array<ArrayBuffer>;
+}
+
 export type FromWorker =
   | { readonly type: "status"; readonly state: ConnectionState; readonly attempt: number }
+  | ({ readonly type: "clip"; readonly key: string } & WholeClip)
+  | { readonly type: "clip-error"; readonly key: string; readonly code: string; readonly message: string }
   | { readonly type: "frame"; readonly frame: ServerFrame }
   | { readonly type: "protocol-error"; readonly message: string }
   | StreamEvent;

@@ -208,6 +208,26 @@ function startStream(gen: number, key: string, frame: StreamFrame): void {
   send(frame);
 }
 
+/** Keys whose whole clip a page asked for (`fetch`): sent back when complete. */
+const wanted = new Set<string>();
+
+function sendClip(clip: Clip): void {
+  wanted.delete(clip.key);
+  const pcm = clip.pcm.slice(0, clip.filled);
+  post({ type: "clip", key: clip.key, sampleRate: clip.sampleRate, channels: clip.channels, pcm }, [pcm.buffer]);
+}
+
+/** Send a clip back whole (downloading it first unless it is cached). */
+function fetchClip(key: string, frame: StreamFrame): void {
+  const cached = cache.get(key);
+  if (cached?.complete) {
+    sendClip(cached);
+    return;
+  }
+  wanted.add(key);
+  prefetch(key, frame);
+}
+
 /** Download a clip into the cache without playing it (the next card of a deck), unless it is there. */
 function prefetch(key: string, frame: StreamFrame): void {
   if (cache.get(key)?.complete) return;
@@ -289,6 +309,7 @@ function onStreamFrame(frame: ServerFrame): boolean {
         clip.complete = true;
         clip.totalFrames = Math.min(clip.totalFrames, clip.filled / clip.channels);
         cache.put(clip);
+        if (wanted.has(clip.key)) sendClip(clip);
       }
       if (d.gen === currentGen && cacheFeed === null) {
         sink?.end(d.gen);
@@ -298,6 +319,7 @@ function onStreamFrame(frame: ServerFrame): boolean {
     }
     case "error":
       downloads.delete(frame.request_id);
+      if (wanted.delete(d.key)) post({ type: "clip-error", key: d.key, code: frame.code, message: frame.message });
       if (d.gen === PREFETCH) return true; // asked again when it is played, with its error then
       streamEvent({
         type: "stream",
@@ -371,6 +393,8 @@ function connect(): void {
     socket = null;
     // frames queued while closed are dropped: their requests fail on the page
     outbox.length = 0;
+    for (const key of wanted) post({ type: "clip-error", key, code: "connection_lost", message: "The connection to the server was lost." });
+    wanted.clear();
     for (const [, d] of downloads) {
       if (d.gen === PREFETCH) continue;
       streamEvent({ type: "stream", event: "error", gen: d.gen, code: "connection_lost", message: "The connection to the server was lost.", errorId: null });
@@ -401,6 +425,9 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       break;
     case "prefetch":
       prefetch(msg.key, msg.frame);
+      break;
+    case "fetch":
+      fetchClip(msg.key, msg.frame);
       break;
     case "stop":
       if (currentGen <= msg.gen) {

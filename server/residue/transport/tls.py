@@ -1,8 +1,9 @@
 """HTTPS for phones on the same network.
 
 A browser gives Web Audio worklets (and shared memory) only to a secure page: ``https://``, or
-``http://`` on the machine itself. A phone that opens ``http://192.168.1.5:8000`` gets a page
-that cannot play. ``RESIDUE_HTTPS=1`` serves https with the certificate in
+``http://`` on the machine itself. A phone that opens ``http://192.168.1.5:8000`` gets a studio
+that cannot stream sound (the swipe page falls back to whole clips). ``RESIDUE_HTTPS=1`` serves
+https with the certificate in
 ``RESIDUE_TLS_CERT`` / ``RESIDUE_TLS_KEY``, or else with a self-signed one that residue makes
 once in ``<data>/tls/`` for this machine's names and addresses (a browser asks to trust it the
 first time).
@@ -181,21 +182,20 @@ class PhoneLink(NamedTuple):
 @functools.lru_cache(maxsize=8)
 def _phone_link(host: str, port: int, https: bool) -> PhoneLink:
     wide = host in ("0.0.0.0", "::")
-    loopback = not wide and host in ("localhost", "127.0.0.1", "::1")
-    if loopback:
+    if not wide and host in ("localhost", "127.0.0.1", "::1"):
         return PhoneLink(None, "residue listens on this computer only: start it with "
-                               "RESIDUE_HOST=0.0.0.0 RESIDUE_HTTPS=1 so a phone on your Wi-Fi "
-                               "can reach it")
-    if not https:
-        return PhoneLink(None, "a phone can reach residue but cannot play sound over plain "
-                               "http: start it with RESIDUE_HTTPS=1")
+                               "RESIDUE_HOST=0.0.0.0 (and RESIDUE_HTTPS=1 for the studio) so a "
+                               "phone on your Wi-Fi can reach it")
     address = host
     if wide:
         lan = lan_addresses()
         if not lan:
             return PhoneLink(None, "this computer has no network address a phone could use")
         address = lan[0]
-    return PhoneLink(f"https://{address}:{port}", "")
+    if https:
+        return PhoneLink(f"https://{address}:{port}", "")
+    return PhoneLink(f"http://{address}:{port}", "over plain http the swipe page plays whole "
+                     "previews; the studio's streaming needs RESIDUE_HTTPS=1")
 
 
 def phone_link(settings: Settings) -> PhoneLink:

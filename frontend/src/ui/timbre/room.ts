@@ -750,7 +750,7 @@ export class TimbreRoom {
       // not this session's owner: the link this tab entered with still works on a phone
       if (creds.token === null) return { url: null, note: `Only the session's owner can make a phone link: ${err instanceof Error ? err.message : String(err)}` };
     }
-    return { url: swipeLink(base, this.state.albumFilter, creds), note: "" };
+    return { url: swipeLink(base, this.state.albumFilter, creds), note: welcome?.phone_note ?? "" };
   }
 
   // --- songs -----------------------------------------------------------------------------------

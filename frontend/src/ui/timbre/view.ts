@@ -447,7 +447,7 @@ export function timbreView(room: TimbreRoom): HTMLElement {
         phoneUrl.textContent = link.url.replace(/#.*/, "#…");
         phoneCopy.hidden = false;
         phoneCopy.textContent = "Copy link";
-        phoneNote.textContent = "Scan it with the phone's camera (on the same Wi-Fi). The link lets the phone into this session; revoke it under Links.";
+        phoneNote.textContent = `Scan it with the phone's camera (on the same Wi-Fi). The link lets the phone into this session; revoke it under Links.${link.note ? ` Note: ${link.note}.` : ""}`;
       },
     },
     "On a phone…",
