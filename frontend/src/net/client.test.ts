@@ -1,43 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { ClientFrame, ServerFrame } from "@shared/protocol";
-import type { FromWorker, ToWorker } from "../workers/messages";
-import { ResidueClient, type WorkerPort } from "./client";
+import type { ServerFrame } from "@shared/protocol";
+import { ResidueClient } from "./client";
+import { FakeWorker } from "./fake-worker";
 import { ConnectionLost, ServerError } from "./correlate";
-
-class FakeWorker implements WorkerPort {
-  onmessage: ((event: MessageEvent<FromWorker>) => void) | null = null;
-  readonly sent: ToWorker[] = [];
-
-  postMessage(message: ToWorker): void {
-    this.sent.push(message);
-  }
-
-  deliver(msg: FromWorker): void {
-    this.onmessage?.({ data: msg } as MessageEvent<FromWorker>);
-  }
-
-  frames(): ClientFrame[] {
-    return this.sent.flatMap((m) => (m.type === "send" ? [m.frame] : []));
-  }
-
-  reply(frame: ServerFrame): void {
-    this.deliver({ type: "frame", frame });
-  }
-
-  welcome(): void {
-    const hello = this.frames().find((f) => f.type === "hello");
-    if (!hello) throw new Error("no hello sent");
-    this.reply({
-      type: "welcome",
-      request_id: hello.request_id,
-      protocol_version: 1,
-      server_version: "test",
-      max_upload_bytes: 1,
-      max_duration_s: 1,
-      max_frame_bytes: 1,
-    });
-  }
-}
 
 function open(): { worker: FakeWorker; client: ResidueClient } {
   const worker = new FakeWorker();

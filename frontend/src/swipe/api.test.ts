@@ -1,31 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { ClientFrame, ServerFrame } from "@shared/protocol";
-import { ResidueClient, type WorkerPort } from "../net/client";
+import { ResidueClient } from "../net/client";
+import { FakeWorker } from "../net/fake-worker";
 import type { FromWorker, ToWorker } from "../workers/messages";
 import { clientApi, swipeEvents, type SwipeEvents } from "./api";
 import { previewRequest } from "./deck";
-
-class FakeWorker implements WorkerPort {
-  onmessage: ((event: MessageEvent<FromWorker>) => void) | null = null;
-  readonly sent: ToWorker[] = [];
-  postMessage(message: ToWorker): void {
-    this.sent.push(message);
-  }
-  deliver(msg: FromWorker): void {
-    this.onmessage?.({ data: msg } as MessageEvent<FromWorker>);
-  }
-  frames(): ClientFrame[] {
-    return this.sent.flatMap((m) => (m.type === "send" ? [m.frame] : []));
-  }
-  reply(frame: ServerFrame): void {
-    this.deliver({ type: "frame", frame });
-  }
-  last(): ClientFrame {
-    const f = this.frames().at(-1);
-    if (!f) throw new Error("nothing sent");
-    return f;
-  }
-}
 
 function open() {
   const worker = new FakeWorker();
@@ -43,7 +22,7 @@ describe("clientApi", () => {
   it("sends get_swipe_deck and resolves with the deck", async () => {
     const { worker, api } = open();
     const p = api.deck("clip", null, "set1");
-    const sent = worker.last();
+    const sent = worker.lastFrame();
     expect(sent).toMatchObject({ type: "get_swipe_deck", kind: "clip", album_id: null, set_id: "set1" });
     worker.reply({ type: "swipe_deck", request_id: sent.request_id, kind: "clip", cards: [], undo: false });
     await expect(p).resolves.toMatchObject({ kind: "clip", cards: [] });
@@ -52,12 +31,12 @@ describe("clientApi", () => {
   it("sends decide and undo_decision; an error frame rejects", async () => {
     const { worker, api } = open();
     const d = api.decide("song", "s1", "keep");
-    const sent = worker.last();
+    const sent = worker.lastFrame();
     expect(sent).toMatchObject({ type: "decide", kind: "song", item_id: "s1", decision: "keep" });
     worker.reply({ type: "decided", request_id: sent.request_id, kind: "song", item_id: "s1", decision: "keep" });
     await expect(d).resolves.toMatchObject({ decision: "keep" });
     const u = api.undo("song");
-    const undo = worker.last();
+    const undo = worker.lastFrame();
     expect(undo).toMatchObject({ type: "undo_decision", kind: "song" });
     worker.reply({ type: "error", request_id: undo.request_id, code: "not_found", message: "nothing to undo" });
     await expect(u).rejects.toMatchObject({ code: "not_found" });
@@ -67,7 +46,7 @@ describe("clientApi", () => {
     const { worker, api } = open();
     const progress: number[] = [];
     const p = api.exportAlbum({ albumId: "al1", songIds: null, format: "wav", title: "Night" }, (f) => progress.push(f));
-    const sent = worker.last();
+    const sent = worker.lastFrame();
     expect(sent).toMatchObject({ type: "export_album", album_id: "al1", song_ids: null, format: "wav", title: "Night" });
     worker.reply({ type: "job_progress", request_id: sent.request_id, fraction: 0.25, stage: "loudness" });
     worker.reply({ type: "album_exported", request_id: sent.request_id, title: "Night", folder: "/f", url: "/u.zip", files: [], loudness_lufs: -14 });
@@ -78,7 +57,7 @@ describe("clientApi", () => {
   it("asks for the timbre state", async () => {
     const { worker, api } = open();
     void api.timbreState();
-    expect(worker.last().type).toBe("get_timbre_state");
+    expect(worker.lastFrame().type).toBe("get_timbre_state");
   });
 });
 

@@ -1,43 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { ClientFrame, MapPointInfo, ServerFrame, SongInfo, SoundInfo, TimbreState } from "@shared/protocol";
-import { ResidueClient, type WorkerPort } from "../../net/client";
+import { ResidueClient } from "../../net/client";
+import { FakeWorker } from "../../net/fake-worker";
 import type { FromWorker, StreamFrame, ToWorker } from "../../workers/messages";
 import { toScreen } from "./map";
 import { GRAMMAR_DEBOUNCE_MS, PREVIEW_INTERVAL_MS, TimbreRoom, type EnginePort, type StreamSource, type StudioPort, type ToastPort } from "./room";
 import { FakeTimers } from "../../util/fake-timers";
-
-class FakeWorker implements WorkerPort {
-  onmessage: ((event: MessageEvent<FromWorker>) => void) | null = null;
-  readonly sent: ToWorker[] = [];
-  postMessage(message: ToWorker): void {
-    this.sent.push(message);
-  }
-  deliver(msg: FromWorker): void {
-    this.onmessage?.({ data: msg } as MessageEvent<FromWorker>);
-  }
-  frames(): ClientFrame[] {
-    return this.sent.flatMap((m) => (m.type === "send" ? [m.frame] : []));
-  }
-  last<T extends ClientFrame["type"]>(type: T): Extract<ClientFrame, { type: T }> {
-    const f = this.frames().filter((x): x is Extract<ClientFrame, { type: T }> => x.type === type).at(-1);
-    if (!f) throw new Error(`no ${type} sent`);
-    return f;
-  }
-  count(type: ClientFrame["type"]): number {
-    return this.frames().filter((x) => x.type === type).length;
-  }
-  streams(): StreamFrame[] {
-    return this.sent.flatMap((m) => (m.type === "stream" ? [m.frame] : []));
-  }
-  reply(frame: ServerFrame): void {
-    this.deliver({ type: "frame", frame });
-  }
-  welcome(phone: { phone_url?: string | null; phone_note?: string } = {}): void {
-    const hello = this.frames().find((f) => f.type === "hello");
-    if (!hello) throw new Error("no hello sent");
-    this.reply({ type: "welcome", request_id: hello.request_id, protocol_version: 1, server_version: "t", max_upload_bytes: 1, max_duration_s: 1, max_frame_bytes: 1, ...phone });
-  }
-}
 
 class FakeEngine implements EnginePort {
   gen = 0;
