@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "e2e" / "artifacts"
@@ -42,6 +42,15 @@ class Server:
     url: str
     data: Path
     process: subprocess.Popen[bytes]
+
+
+def wait_studio(page: Page, timeout_ms: float = 60_000) -> None:
+    """Wait until the page's socket is open and the studio lists its sounds (the demo loops)."""
+    page.wait_for_function(
+        "() => window.residue !== undefined && window.residue.state().connection === 'open'"
+        " && window.residue.state().sounds > 0",
+        timeout=timeout_ms,
+    )
 
 
 def start_server(data: Path, port: int, **env_vars: str) -> subprocess.Popen[bytes]:

@@ -20,7 +20,7 @@ import numpy as np
 import pretty_midi
 import pytest
 import soundfile as sf
-from conftest import Server
+from conftest import Server, wait_studio
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 pytestmark = pytest.mark.e2e
@@ -47,11 +47,7 @@ def shot(page: Page, artifacts: Path, name: str, *, full_page: bool = False) -> 
 
 def open_midi_room(page: Page, server: Server) -> None:
     page.goto(server.url)
-    page.wait_for_function(
-        "() => window.residue !== undefined && window.residue.state().connection === 'open'"
-        " && window.residue.state().sounds > 0",
-        timeout=WAIT_MS,
-    )
+    wait_studio(page, WAIT_MS)
     page.get_by_test_id("room-midi").click()
     expect(page.get_by_test_id("midi-room")).to_be_visible()
     expect(page.get_by_test_id("transport-play")).to_be_hidden()  # the studio's bar is away
@@ -267,11 +263,7 @@ def test_to_midi_from_a_unit_on_a_phone(
 ) -> None:
     page = phone.new_page()
     page.goto(server.url)
-    page.wait_for_function(
-        "() => window.residue !== undefined && window.residue.state().connection === 'open'"
-        " && window.residue.state().sounds > 0",
-        timeout=WAIT_MS,
-    )
+    wait_studio(page, WAIT_MS)
     page.locator("[data-testid=sound-item]").filter(has_text="demo bass").first.tap()
     page.get_by_test_id("decompose-button").tap()
     to_midi = page.get_by_test_id("unit-to-midi-0")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Server
+from conftest import Server, wait_studio
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 pytestmark = pytest.mark.e2e
@@ -33,11 +33,7 @@ def sep_state(page: Page) -> dict[str, Any]:
 
 def open_room(page: Page, server: Server) -> None:
     page.goto(server.url)
-    page.wait_for_function(
-        "() => window.residue !== undefined && window.residue.state().connection === 'open'"
-        " && window.residue.state().sounds > 0",
-        timeout=WAIT_MS,
-    )
+    wait_studio(page, WAIT_MS)
     page.get_by_test_id("room-separations").click()
     expect(page.get_by_test_id("sep-room")).to_be_visible()
     expect(page.get_by_test_id("transport-play")).to_be_hidden()

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import Server
+from conftest import Server, wait_studio
 from playwright.sync_api import Browser, BrowserContext, FilePayload, Page, expect
 
 pytestmark = pytest.mark.e2e
@@ -158,11 +158,7 @@ def shot(page: Page, artifacts: Path, name: str, *, full_page: bool = False) -> 
 
 def wait_open(page: Page) -> None:
     """Wait for the socket and the first sound list (a new studio has the demo loops)."""
-    page.wait_for_function(
-        "() => window.residue !== undefined && window.residue.state().connection === 'open'"
-        " && window.residue.state().sounds > 0",
-        timeout=WAIT_MS,
-    )
+    wait_studio(page, WAIT_MS)
 
 
 def no_horizontal_scroll(page: Page) -> None:

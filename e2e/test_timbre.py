@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Server
+from conftest import Server, wait_studio
 from playwright.sync_api import Browser, BrowserContext, FloatRect, Page, expect
 
 pytestmark = pytest.mark.e2e
@@ -109,11 +109,7 @@ def wait_map(page: Page) -> None:
 def open_room(page: Page, server: Server) -> None:
     """Open the studio, wait for its socket, then click the Timbre room's tab."""
     page.goto(server.url)
-    page.wait_for_function(
-        "() => window.residue !== undefined && window.residue.state().connection === 'open'"
-        " && window.residue.state().sounds > 0",
-        timeout=WAIT_MS,
-    )
+    wait_studio(page, WAIT_MS)
     page.get_by_test_id("room-timbre").click()
     expect(page.get_by_test_id("timbre-room")).to_be_visible()
     expect(page.get_by_test_id("room-timbre")).to_have_attribute("aria-current", "page")
